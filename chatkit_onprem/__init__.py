@@ -1,0 +1,3 @@
+"""chatkit-onprem: a self-hosted, air-gapped ChatKit backend."""
+
+__version__ = "0.1.0"

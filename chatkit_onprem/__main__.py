@@ -1,0 +1,3 @@
+from chatkit_onprem.cli.main import app
+
+app()

@@ -1,0 +1,99 @@
+"""The Litestar application factory.
+
+Granian imports ``chatkit_onprem.app:app_from_environment`` in its (single)
+worker process; the settings reach that process through
+``CHATKIT_ONPREM_CONFIG`` and ``CHATKIT_ONPREM_*`` variables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar, Request, Response
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.exceptions import HTTPException
+
+from chatkit_onprem.config import Settings, load_settings
+from chatkit_onprem.errors import classify
+from chatkit_onprem.http.chatkit import ChatKitController
+from chatkit_onprem.http.dependencies import provide_caller, provide_services
+from chatkit_onprem.http.files import file_router
+from chatkit_onprem.http.health import HealthController
+from chatkit_onprem.http.middleware import request_id_middleware
+from chatkit_onprem.logging import configure_logging, get_logger
+from chatkit_onprem.services import Services
+
+log = get_logger(__name__)
+
+
+def _error_response(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    request_id = str(request.scope.get("state", {}).get("request_id", ""))
+    if isinstance(exc, HTTPException):
+        code = {404: "route_not_found", 405: "method_not_allowed", 413: "body_too_large"}.get(
+            exc.status_code, "http_error"
+        )
+        body = {"error": {"code": code, "message": str(exc.detail), "request_id": request_id}}
+        return Response(body, status_code=exc.status_code, headers=exc.headers or {})
+    error = classify(exc, request_id)
+    if error.internal:
+        log.exception("request failed", path=request.url.path)
+    headers = getattr(exc, "headers", None) or {}
+    return Response(error.body(request_id), status_code=error.status, headers=headers)
+
+
+def create_app(settings: Settings) -> Litestar:
+    configure_logging(
+        level=settings.logging.level, fmt=settings.log_format, log_content=settings.logging.log_content
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        services = Services.build(settings)
+        app.state.services = services
+        log.info(
+            "chatkit-onprem ready",
+            mode=settings.mode,
+            store=str(settings.store_path),
+            blobs=services.blobs.name,
+        )
+        try:
+            yield
+        finally:
+            await services.shutdown()
+
+    cors = (
+        CORSConfig(
+            allow_origins=settings.server.cors_origins,
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["Content-Type", "Authorization", "X-Request-Id", "X-Dev-User", "X-Dev-Tenant"],
+            allow_credentials=True,
+            expose_headers=["X-Request-Id"],
+        )
+        if settings.server.cors_origins
+        else None
+    )
+    return Litestar(
+        route_handlers=[ChatKitController, HealthController, file_router(settings.blobs.max_file_bytes)],
+        dependencies={
+            "services": Provide(provide_services, sync_to_thread=False),
+            "caller": Provide(provide_caller, sync_to_thread=False),
+        },
+        lifespan=[lifespan],
+        middleware=[request_id_middleware],
+        exception_handlers={Exception: _error_response},
+        request_max_body_size=settings.server.max_request_bytes,
+        cors_config=cors,
+        openapi_config=None,  # its docs UIs load from public CDNs: not in an air-gapped build
+        logging_config=None,  # configure_logging owns logging
+        state=State({}),
+        debug=False,
+    )
+
+
+def app_from_environment() -> Litestar:
+    """Granian's factory: settings from ``CHATKIT_ONPREM_CONFIG`` and the environment."""
+    return create_app(load_settings())

@@ -1,0 +1,52 @@
+"""The blob backend interface and how object keys are built."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterable, AsyncIterator
+from typing import Protocol
+
+from chatkit_onprem.context import RequestContext
+
+
+class BlobNotFoundError(LookupError):
+    pass
+
+
+class BlobTooLargeError(ValueError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"file is larger than the {limit} byte limit")
+        self.limit = limit
+
+
+class BlobBackend(Protocol):
+    name: str
+
+    async def put(self, key: str, chunks: AsyncIterable[bytes], *, max_bytes: int) -> int:
+        """Store the stream under ``key``; nothing is visible unless it all arrived. Returns size."""
+        ...
+
+    def get(self, key: str) -> AsyncIterator[bytes]:
+        """Stream the object's bytes; raise ``BlobNotFoundError`` if absent."""
+        ...
+
+    async def delete(self, key: str) -> None:
+        """Remove the object (every version, where the store keeps versions)."""
+        ...
+
+    async def check(self) -> None:
+        """Raise if the backend cannot serve requests (readiness)."""
+        ...
+
+
+def object_key(context: RequestContext, attachment_id: str) -> str:
+    """``t/<tenant>/u/<user>/<attachment id>``, with tenant and user hashed.
+
+    Hashing keeps keys path-safe whatever the IdP puts in a claim, and keeps
+    identities out of bucket listings.
+    """
+    tenant = hashlib.sha256(context.tenant.encode()).hexdigest()[:32]
+    user = hashlib.sha256(f"{context.tenant}\x00{context.user}".encode()).hexdigest()[:32]
+    if not attachment_id.replace("_", "").isalnum():
+        raise ValueError("invalid attachment id")
+    return f"t/{tenant}/u/{user}/{attachment_id}"

@@ -1,0 +1,1 @@
+"""The ChatKit server: protocol handling, the agent, and its tools."""

@@ -1,0 +1,1 @@
+"""The ``chatkit-onprem`` command line."""

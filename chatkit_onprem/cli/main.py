@@ -1,0 +1,101 @@
+"""``chatkit-onprem``: serve, and check the configuration."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import yaml
+from rich.console import Console
+
+from chatkit_onprem import __version__
+from chatkit_onprem.config import (
+    CONFIG_ENV,
+    ConfigError,
+    Settings,
+    config_file_in_use,
+    load_settings,
+    redacted_dump,
+)
+
+app = typer.Typer(help="Self-hosted, air-gapped ChatKit backend.", no_args_is_help=True)
+config_app = typer.Typer(help="Inspect and validate the configuration.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+err = Console(stderr=True)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", "-c", help=f"YAML config file (default: ${CONFIG_ENV}, else config/chatkit-onprem.yaml)."
+    ),
+]
+
+
+def _load(config: Path | None) -> Settings:
+    try:
+        return load_settings(config)
+    except ConfigError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def serve(
+    config: ConfigOption = None,
+    host: Annotated[str | None, typer.Option(help="Listen address (overrides server.host).")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port (overrides server.port).")] = None,
+) -> None:
+    """Run the server: Granian, one worker (the process owns the DuckDB file)."""
+    from granian.constants import Interfaces
+    from granian.server import Server
+
+    file = config_file_in_use(config)
+    if file is not None:
+        os.environ[CONFIG_ENV] = str(file.resolve())
+    if host is not None:
+        os.environ["CHATKIT_ONPREM_SERVER__HOST"] = host
+    if port is not None:
+        os.environ["CHATKIT_ONPREM_SERVER__PORT"] = str(port)
+    settings = _load(None)  # validate here, so a bad config fails before Granian starts
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # The worker process resolves data_dir the same way: pin it to an absolute path.
+    os.environ["CHATKIT_ONPREM_DATA_DIR"] = str(settings.data_dir.resolve())
+    Server(
+        "chatkit_onprem.app:app_from_environment",
+        factory=True,
+        address=settings.server.host,
+        port=settings.server.port,
+        interface=Interfaces.ASGI,
+        workers=1,
+        log_access=False,
+        workers_kill_timeout=int(settings.server.shutdown_grace_seconds) + 15,
+    ).serve()
+
+
+@config_app.command("check")
+def config_check(
+    config: ConfigOption = None,
+    output: Annotated[str, typer.Option("--format", help="yaml or json")] = "yaml",
+) -> None:
+    """Validate the configuration and print the effective values, secrets redacted."""
+    settings = _load(config)
+    data = redacted_dump(settings)
+    source = config_file_in_use(config)
+    origin = source or "built-in defaults"
+    err.print(f"[green]configuration is valid[/green] (file: {origin}, mode: {settings.mode})")
+    typer.echo(json.dumps(data, indent=2) if output == "json" else yaml.safe_dump(data, sort_keys=False))
+
+
+@config_app.command("schema")
+def config_schema() -> None:
+    """Print the JSON schema of the configuration file (used by the Helm chart)."""
+    typer.echo(json.dumps(Settings.model_json_schema(), indent=2))
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)

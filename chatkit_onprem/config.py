@@ -1,0 +1,350 @@
+"""Typed settings: one YAML file, overridden by ``CHATKIT_ONPREM_*`` variables.
+
+Precedence (highest first): environment variables, the YAML file, the defaults
+below. ``config/chatkit-onprem.yaml`` spells out exactly these defaults (a test
+keeps the two equal), so running with no file and running with it are the same.
+
+* ``${NAME}`` and ``${NAME:-fallback}`` inside YAML strings read the environment.
+* Every secret field ``x`` may instead be given as ``x_file: /path`` (in YAML) or
+  ``CHATKIT_ONPREM_<PATH>__X_FILE=/path`` (env); the file's content is the value.
+* Unknown keys are errors that name the key's full path.
+* ``mode: production`` refuses settings that are only safe on a laptop.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+ENV_PREFIX = "CHATKIT_ONPREM_"
+CONFIG_ENV = "CHATKIT_ONPREM_CONFIG"
+DEFAULT_CONFIG_FILE = Path("config/chatkit-onprem.yaml")
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message lists every problem found."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+class StrictModel(BaseModel):
+    """A config section: unknown keys are errors; ``<secret>_file`` keys are read."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_secret_files(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        out = dict(data)
+        for name, field in cls.model_fields.items():
+            key = f"{name}_file"
+            if key not in out:
+                continue
+            if not _is_secret(field.annotation):
+                continue
+            path = Path(str(out.pop(key)))
+            try:
+                out[name] = path.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ValueError(f"{key}: cannot read secret file {path}: {exc.strerror}") from exc
+        return out
+
+
+def _is_secret(annotation: Any) -> bool:
+    return annotation is SecretStr or SecretStr in getattr(annotation, "__args__", ())
+
+
+class ServerSettings(StrictModel):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    public_url: str | None = Field(
+        None,
+        description="Absolute base URL clients reach us at (upload and preview links). "
+        "Unset: derived from each request's Host header (development only).",
+    )
+    max_request_bytes: int = Field(
+        4 * 1024 * 1024, ge=1024, description="Cap on POST /chatkit bodies (413 above)."
+    )
+    shutdown_grace_seconds: float = Field(
+        15.0, ge=0, description="On SIGTERM, time in-flight streams get before they are cancelled."
+    )
+    cors_origins: list[str] = Field(default_factory=list)
+
+    @field_validator("public_url")
+    @classmethod
+    def _absolute(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/]+", value):
+            raise ValueError("must be an absolute http(s) URL")
+        return value.rstrip("/") if value else value
+
+
+class LoggingSettings(StrictModel):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "json", "console"] = Field(
+        "auto", description="auto: console in development, JSON lines in production."
+    )
+    log_content: bool = Field(
+        False, description="Log message text and model input. Never enable in production."
+    )
+
+
+class StoreSettings(StrictModel):
+    path: Path = Field(Path("chatkit.duckdb"), description="DuckDB file, relative to data_dir.")
+    memory_limit: str = Field("512MB", description="DuckDB memory_limit (its default is 80% of host RAM).")
+    threads: int = Field(2, ge=1, le=64, description="DuckDB worker threads.")
+    reader_threads: int = Field(4, ge=1, le=64, description="Threads that run read queries.")
+    write_batch_max: int = Field(256, ge=1, description="Most writes committed in one transaction.")
+    max_page_size: int = Field(100, ge=1, le=1000, description="Clamp for list limits.")
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _memory(cls, value: str) -> str:
+        if not re.fullmatch(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", value.strip()):
+            raise ValueError("expected a size such as 512MB or 2GiB")
+        return value.strip()
+
+
+class DevelopmentIdentitySettings(StrictModel):
+    default_user: str = "developer"
+    default_tenant: str = "default"
+
+
+class AuthSettings(StrictModel):
+    mode: Literal["development"] = Field(
+        "development",
+        description="development: identity from X-Dev-User / X-Dev-Tenant headers (refused in production).",
+    )
+    development: DevelopmentIdentitySettings = Field(default_factory=DevelopmentIdentitySettings)
+    admin_token: SecretStr | None = Field(None, description="Bearer token for /admin/v1.")
+
+
+class LocalBlobSettings(StrictModel):
+    path: Path = Field(Path("blobs"), description="Folder, relative to data_dir.")
+
+
+class BlobSettings(StrictModel):
+    backend: Literal["local"] = "local"
+    local: LocalBlobSettings = Field(default_factory=LocalBlobSettings)
+    max_file_bytes: int = Field(20 * 1024 * 1024, ge=1)
+
+
+class ScriptedModelSettings(StrictModel):
+    token_delay_ms: float = Field(
+        15.0, ge=0, description="Pause between streamed tokens, so the demo looks like a model."
+    )
+
+
+class LlmSettings(StrictModel):
+    default_alias: str = "default"
+    scripted: ScriptedModelSettings = Field(default_factory=ScriptedModelSettings)
+
+
+class ChatSettings(StrictModel):
+    history_items: int = Field(
+        40, ge=1, le=1000, description="Newest thread items sent to the model each turn."
+    )
+    instructions: str = "You are a helpful assistant for internal users."
+
+
+class Settings(BaseSettings):
+    """The whole configuration. Relative paths resolve against ``data_dir``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    mode: Literal["production", "development"] = "development"
+    data_dir: Path = Field(Path("data"), description="All runtime state lives here.")
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    blobs: BlobSettings = Field(default_factory=BlobSettings)
+    llm: LlmSettings = Field(default_factory=LlmSettings)
+    chat: ChatSettings = Field(default_factory=ChatSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment beats the YAML file (passed as init kwargs); no .env magic.
+        return (_ProcessEnvSource(settings_cls), init_settings)
+
+    # --- derived paths -------------------------------------------------
+    def resolve(self, path: Path) -> Path:
+        return path if path.is_absolute() else self.data_dir / path
+
+    @property
+    def store_path(self) -> Path:
+        return self.resolve(self.store.path)
+
+    @property
+    def local_blob_path(self) -> Path:
+        return self.resolve(self.blobs.local.path)
+
+    @property
+    def log_format(self) -> Literal["json", "console"]:
+        if self.logging.format != "auto":
+            return self.logging.format
+        return "json" if self.mode == "production" else "console"
+
+    def production_problems(self) -> list[str]:
+        """What makes this config unsafe to run in production (empty when fine)."""
+        problems: list[str] = []
+        if self.mode != "production":
+            return problems
+        if self.auth.mode == "development":
+            problems.append(
+                "auth.mode: 'development' trusts X-Dev-User headers from anyone; "
+                "configure a real identity provider for production"
+            )
+        if self.auth.admin_token is None or len(self.auth.admin_token.get_secret_value()) < 24:
+            problems.append(
+                "auth.admin_token: required in production, at least 24 characters "
+                "(set auth.admin_token_file or CHATKIT_ONPREM_AUTH__ADMIN_TOKEN_FILE)"
+            )
+        if self.logging.log_content:
+            problems.append("logging.log_content: must be false in production (message text in logs)")
+        if self.server.public_url is None:
+            problems.append(
+                "server.public_url: required in production (absolute upload/preview URLs "
+                "must not be derived from a client-supplied Host header)"
+            )
+        return problems
+
+
+class _ProcessEnvSource(PydanticBaseSettingsSource):
+    """``CHATKIT_ONPREM_A__B=v`` → ``{"a": {"b": "v"}}``; unknown names fail validation."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ builds the whole dict
+
+    def __call__(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, value in os.environ.items():
+            if not name.startswith(ENV_PREFIX) or name == CONFIG_ENV:
+                continue
+            path = name[len(ENV_PREFIX) :].lower().split("__")
+            node = out
+            for part in path[:-1]:
+                node = node.setdefault(part, {})
+                if not isinstance(node, dict):
+                    break
+            else:
+                node[path[-1]] = _env_value(value)
+        return out
+
+
+def _env_value(value: str) -> Any:
+    """Env values are YAML scalars or flow collections: ``8080``, ``true``, ``[a, b]``."""
+    try:
+        return yaml.safe_load(value) if value.strip() else value
+    except yaml.YAMLError:
+        return value
+
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def _interpolate(node: Any, path: str, problems: list[str]) -> Any:
+    if isinstance(node, dict):
+        return {k: _interpolate(v, f"{path}.{k}" if path else str(k), problems) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_interpolate(v, f"{path}[{i}]", problems) for i, v in enumerate(node)]
+    if not isinstance(node, str):
+        return node
+
+    def substitute(match: re.Match[str]) -> str:
+        name, fallback = match.group(1), match.group(2)
+        value = os.environ.get(name)
+        if value is None or value == "":
+            if fallback is not None:
+                return fallback
+            problems.append(f"{path}: environment variable {name} is not set")
+            return ""
+        return value
+
+    replaced = _VAR.sub(substitute, node)
+    # A value that was only a reference becomes a typed scalar (ports, booleans).
+    if replaced != node and _VAR.fullmatch(node):
+        return _env_value(replaced)
+    return replaced
+
+
+def config_file_in_use(explicit: Path | None = None) -> Path | None:
+    """The file to read: ``--config``, else ``$CHATKIT_ONPREM_CONFIG``, else the default if present."""
+    if explicit is not None:
+        return explicit
+    from_env = os.environ.get(CONFIG_ENV)
+    if from_env:
+        return Path(from_env)
+    return DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.is_file() else None
+
+
+def load_settings(path: Path | None = None, *, check_production: bool = True) -> Settings:
+    """Read, interpolate and validate the configuration; raise ConfigError with every problem."""
+    file = config_file_in_use(path)
+    raw: dict[str, Any] = {}
+    problems: list[str] = []
+    if file is not None:
+        try:
+            loaded = yaml.safe_load(file.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError([f"{file}: cannot read ({exc.strerror})"]) from exc
+        except yaml.YAMLError as exc:
+            raise ConfigError([f"{file}: not valid YAML ({exc})"]) from exc
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError([f"{file}: the top level must be a mapping"])
+        raw = _interpolate(loaded, "", problems)
+    if problems:
+        raise ConfigError(problems)
+    try:
+        settings = Settings(**raw)
+    except ValidationError as exc:
+        raise ConfigError([_describe(err) for err in exc.errors()]) from exc
+    if check_production:
+        bad = settings.production_problems()
+        if bad:
+            raise ConfigError(bad)
+    return settings
+
+
+def _describe(error: Any) -> str:
+    loc = ".".join(str(p) for p in error.get("loc", ()))
+    msg = error.get("msg", "invalid")
+    if error.get("type") == "extra_forbidden":
+        msg = "unknown key"
+    return f"{loc}: {msg}" if loc else msg
+
+
+def redacted_dump(settings: Settings) -> dict[str, Any]:
+    """The effective config as plain data, secrets shown as ``**********``."""
+    return settings.model_dump(mode="json")

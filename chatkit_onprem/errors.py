@@ -1,0 +1,95 @@
+"""One mapping from exceptions to what a client is told.
+
+JSON requests get an HTTP status and ``{"error": {...}}``; streams that have
+started get an SSE ``error`` event with the same message. Internal errors say
+only that something failed and which request id to quote to an operator.
+"""
+
+from __future__ import annotations
+
+import binascii
+from dataclasses import dataclass
+from typing import Any
+
+from chatkit.errors import CustomStreamError
+from chatkit.store import NotFoundError
+from pydantic import ValidationError
+
+from chatkit_onprem.chat.server import UnsupportedError
+from chatkit_onprem.store.database import DatabaseClosedError
+
+
+class ApiError(Exception):
+    """An error whose status, code and message are meant for the client."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        details: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+        self.headers = headers or {}
+
+
+class ThreadNotWritableError(ApiError):
+    def __init__(self, thread_id: str, status: str, reason: str | None) -> None:
+        detail = f": {reason}" if reason else ""
+        super().__init__(409, f"thread_{status}", f"thread {thread_id} is {status}{detail}")
+
+
+@dataclass(frozen=True, slots=True)
+class ClientError:
+    status: int
+    code: str
+    message: str
+    allow_retry: bool = False
+    details: Any = None
+    internal: bool = False
+
+    def body(self, request_id: str) -> dict[str, Any]:
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details is not None:
+            error["details"] = self.details
+        if request_id:
+            error["request_id"] = request_id
+        return {"error": error}
+
+
+def classify(exc: BaseException, request_id: str = "") -> ClientError:
+    if isinstance(exc, ApiError):
+        return ClientError(exc.status, exc.code, exc.message, details=exc.details)
+    if isinstance(exc, NotFoundError):
+        return ClientError(404, "not_found", str(exc) or "not found")
+    if isinstance(exc, ValidationError):
+        return ClientError(400, "invalid_params", "invalid parameters", details=validation_details(exc))
+    if isinstance(exc, binascii.Error):
+        return ClientError(400, "invalid_params", f"invalid base64 data: {exc}")
+    if isinstance(exc, UnsupportedError):
+        return ClientError(501, "not_supported", str(exc))
+    if isinstance(exc, CustomStreamError):
+        return ClientError(400, "rejected", exc.message, allow_retry=exc.allow_retry)
+    if isinstance(exc, DatabaseClosedError):
+        return ClientError(503, "shutting_down", "the server is shutting down; retry shortly", True)
+    if isinstance(exc, ValueError):
+        # The library raises ValueError for requests that do not fit the thread's state.
+        return ClientError(400, "invalid_request", str(exc))
+    suffix = f" (request id {request_id})" if request_id else ""
+    return ClientError(
+        500, "internal_error", f"an internal error occurred{suffix}", allow_retry=True, internal=True
+    )
+
+
+def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
+    """Where and why, never the offending input (it may be large or sensitive)."""
+    return [
+        {"loc": [str(p) for p in err.get("loc", ())], "msg": err.get("msg", "")}
+        for err in exc.errors(include_url=False, include_input=False)[:20]
+    ]

@@ -1,0 +1,1 @@
+"""HTTP edge: controllers, middleware and error handlers (Litestar)."""

@@ -1,0 +1,1 @@
+"""Model routing: names agents use → models, and nothing else leaves the process."""

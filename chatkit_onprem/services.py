@@ -1,0 +1,71 @@
+"""Everything a running server holds, built once at start-up and closed at shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from chatkit_onprem.auth import Authenticator
+from chatkit_onprem.blobs import BlobBackend, LocalBlobBackend
+from chatkit_onprem.chat.attachments import OnPremAttachmentStore
+from chatkit_onprem.chat.protocol import ChatKitEndpoint, StreamRegistry
+from chatkit_onprem.chat.server import OnPremChatKitServer
+from chatkit_onprem.config import Settings
+from chatkit_onprem.llm.provider import AliasModelProvider
+from chatkit_onprem.logging import get_logger
+from chatkit_onprem.store import Database, DuckDBStore, apply_migrations
+
+log = get_logger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    store: DuckDBStore
+    blobs: BlobBackend
+    attachments: OnPremAttachmentStore
+    server: OnPremChatKitServer
+    endpoint: ChatKitEndpoint
+    streams: StreamRegistry
+    authenticator: Authenticator
+
+    @classmethod
+    def build(cls, settings: Settings) -> Services:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        db = Database(
+            settings.store_path,
+            memory_limit=settings.store.memory_limit,
+            threads=settings.store.threads,
+            reader_threads=settings.store.reader_threads,
+            write_batch_max=settings.store.write_batch_max,
+        )
+        try:
+            apply_migrations(db)
+            store = DuckDBStore(db, max_page_size=settings.store.max_page_size)
+            blobs = LocalBlobBackend(settings.local_blob_path)
+            attachments = OnPremAttachmentStore(store, blobs, max_file_bytes=settings.blobs.max_file_bytes)
+            server = OnPremChatKitServer(store, attachments, AliasModelProvider(settings.llm), settings.chat)
+            streams = StreamRegistry()
+        except BaseException:
+            db.close()
+            raise
+        return cls(
+            settings=settings,
+            db=db,
+            store=store,
+            blobs=blobs,
+            attachments=attachments,
+            server=server,
+            endpoint=ChatKitEndpoint(server, attachments, streams),
+            streams=streams,
+            authenticator=Authenticator(settings),
+        )
+
+    async def shutdown(self) -> None:
+        """Let streams finish (bounded), persist the rest as cancelled, then close the file."""
+        in_flight = len(self.streams)
+        cancelled = await self.streams.drain(self.settings.server.shutdown_grace_seconds)
+        await self.server.wait_for_persistence()
+        await asyncio.to_thread(self.db.close)
+        log.info("shutdown complete", streams_in_flight=in_flight, streams_cancelled=cancelled)

@@ -1,0 +1,402 @@
+"""``chatkit.store.Store`` on DuckDB, scoped to the caller on every query.
+
+Protocol details this implementation owes the library (ARCHITECTURE §4):
+
+* thread, item and attachment saves are upserts (the library re-adds ids);
+* pages are keyset-paginated on ``(created_at, seq)``; ``seq`` is a monotonic
+  sequence that breaks ties between equal timestamps; ``after`` is the id of
+  the last item returned and ``desc`` means newest first;
+* the library stamps naive local ``datetime.now()``; rows are stored in UTC;
+* an id that exists but belongs to someone else is reported exactly like an id
+  that does not exist (``NotFoundError``), so ids cannot be probed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from chatkit.store import NotFoundError, Store, StoreItemType
+from chatkit.types import (
+    Attachment,
+    FeedbackKind,
+    Page,
+    Thread,
+    ThreadItem,
+    ThreadMetadata,
+)
+from pydantic import BaseModel, TypeAdapter
+
+from chatkit_onprem.context import RequestContext
+from chatkit_onprem.ids import new_id
+from chatkit_onprem.store.codec import PayloadCodec, PlainCodec
+from chatkit_onprem.store.database import Cursor, Database
+
+_ITEM = TypeAdapter[ThreadItem](ThreadItem)
+_ATTACHMENT = TypeAdapter[Attachment](Attachment)
+Order = Literal["asc", "desc"]
+
+
+def to_utc(value: datetime) -> datetime:
+    """Naive datetimes are the library's local ``now()``; make them aware UTC."""
+    return value.astimezone(UTC)
+
+
+class DuckDBStore(Store[RequestContext]):
+    def __init__(
+        self,
+        db: Database,
+        *,
+        codec: PayloadCodec | None = None,
+        max_page_size: int = 100,
+    ) -> None:
+        self.db = db
+        self.codec = codec or PlainCodec()
+        self.max_page_size = max_page_size
+        self._seq = db.write_sync(_max_seq)
+
+    # --- ids ------------------------------------------------------------
+    def generate_thread_id(self, context: RequestContext) -> str:
+        return new_id("thread")
+
+    def generate_item_id(
+        self, item_type: StoreItemType, thread: ThreadMetadata, context: RequestContext
+    ) -> str:
+        return new_id(item_type)
+
+    def generate_attachment_id(self, context: RequestContext) -> str:
+        return new_id("attachment")
+
+    def _next_seq(self) -> int:
+        """Only called on the writer thread, so a plain counter is race-free."""
+        self._seq += 1
+        return self._seq
+
+    def clamp(self, limit: int | None) -> int:
+        return max(1, min(limit or 20, self.max_page_size))
+
+    # --- payloads -------------------------------------------------------
+    def _encode(self, table: str, row_id: str, model: BaseModel) -> bytes:
+        return self.codec.encode(table, row_id, model.model_dump_json().encode())
+
+    def _decode(self, table: str, row_id: str, payload: bytes) -> bytes:
+        return self.codec.decode(table, row_id, payload)
+
+    def _thread_from(self, row_id: str, payload: bytes) -> ThreadMetadata:
+        return ThreadMetadata.model_validate_json(self._decode("threads", row_id, payload))
+
+    def _item_from(self, row_id: str, payload: bytes) -> ThreadItem:
+        return _ITEM.validate_json(self._decode("items", row_id, payload))
+
+    def _attachment_from(self, row_id: str, payload: bytes) -> Attachment:
+        return _ATTACHMENT.validate_json(self._decode("attachments", row_id, payload))
+
+    # --- threads --------------------------------------------------------
+    async def load_thread(self, thread_id: str, context: RequestContext) -> ThreadMetadata:
+        def query(cur: Cursor) -> Any:
+            return cur.execute(
+                "SELECT payload FROM threads WHERE id = ? AND tenant = ? AND user_id = ?",
+                [thread_id, context.tenant, context.user],
+            ).fetchone()
+
+        row = await self.db.read(query)
+        if row is None:
+            raise NotFoundError(f"thread {thread_id} not found")
+        return self._thread_from(thread_id, row[0])
+
+    async def save_thread(self, thread: ThreadMetadata, context: RequestContext) -> None:
+        fields = thread.model_dump(exclude={"items"}) if isinstance(thread, Thread) else None
+        meta = ThreadMetadata.model_validate(fields) if fields is not None else thread.model_copy()
+        meta.created_at = to_utc(meta.created_at)
+        payload = self._encode("threads", meta.id, meta)
+        now = datetime.now(UTC)
+
+        def write(cur: Cursor) -> None:
+            owner = cur.execute("SELECT tenant, user_id FROM threads WHERE id = ?", [meta.id]).fetchone()
+            if owner is not None and owner != (context.tenant, context.user):
+                raise NotFoundError(f"thread {meta.id} not found")
+            cur.execute(
+                "INSERT INTO threads (id, tenant, user_id, created_at, updated_at, seq, status, payload)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at,"
+                " status = excluded.status, payload = excluded.payload",
+                [
+                    meta.id,
+                    context.tenant,
+                    context.user,
+                    meta.created_at,
+                    now,
+                    self._next_seq(),
+                    meta.status.type,
+                    payload,
+                ],
+            )
+
+        await self.db.write(write)
+
+    async def load_threads(
+        self, limit: int, after: str | None, order: str, context: RequestContext
+    ) -> Page[ThreadMetadata]:
+        limit = self.clamp(limit)
+        direction = _direction(order)
+
+        def query(cur: Cursor) -> list[Any]:
+            where = "tenant = ? AND user_id = ?"
+            args: list[Any] = [context.tenant, context.user]
+            if after:
+                key = cur.execute(
+                    f"SELECT created_at, seq FROM threads WHERE id = ? AND {where}",
+                    [after, *args],
+                ).fetchone()
+                if key is None:
+                    raise NotFoundError(f"thread {after} not found")
+                where, args = _after(where, args, key, direction)
+            return cur.execute(
+                f"SELECT id, payload FROM threads WHERE {where}"
+                f" ORDER BY created_at {direction}, seq {direction} LIMIT ?",
+                [*args, limit + 1],
+            ).fetchall()
+
+        rows = await self.db.read(query)
+        threads = [self._thread_from(r[0], r[1]) for r in rows[:limit]]
+        return _page(threads, has_more=len(rows) > limit)
+
+    async def delete_thread(self, thread_id: str, context: RequestContext) -> None:
+        await self.delete_thread_returning_attachments(thread_id, context)
+
+    async def delete_thread_returning_attachments(
+        self, thread_id: str, context: RequestContext
+    ) -> list[Attachment]:
+        """Delete the thread with its items, feedback and attachment records, in one transaction."""
+
+        def write(cur: Cursor) -> list[tuple[str, bytes]]:
+            _require_thread(cur, thread_id, context)
+            attachments = cur.execute(
+                "SELECT id, payload FROM attachments WHERE thread_id = ? AND tenant = ? AND user_id = ?",
+                [thread_id, context.tenant, context.user],
+            ).fetchall()
+            for table in ("items", "feedback", "attachments"):
+                cur.execute(f"DELETE FROM {table} WHERE thread_id = ?", [thread_id])
+            cur.execute("DELETE FROM threads WHERE id = ?", [thread_id])
+            return attachments
+
+        rows = await self.db.write(write)
+        return [self._attachment_from(r[0], r[1]) for r in rows]
+
+    # --- items ----------------------------------------------------------
+    async def load_thread_items(
+        self,
+        thread_id: str,
+        after: str | None,
+        limit: int,
+        order: str,
+        context: RequestContext,
+    ) -> Page[ThreadItem]:
+        limit = self.clamp(limit)
+        direction = _direction(order)
+
+        def query(cur: Cursor) -> list[Any]:
+            _require_thread(cur, thread_id, context)
+            where = "thread_id = ? AND tenant = ? AND user_id = ?"
+            args: list[Any] = [thread_id, context.tenant, context.user]
+            if after:
+                key = cur.execute(
+                    f"SELECT created_at, seq FROM items WHERE id = ? AND {where}", [after, *args]
+                ).fetchone()
+                if key is None:
+                    raise NotFoundError(f"item {after} not found")
+                where, args = _after(where, args, key, direction)
+            return cur.execute(
+                f"SELECT id, payload FROM items WHERE {where}"
+                f" ORDER BY created_at {direction}, seq {direction} LIMIT ?",
+                [*args, limit + 1],
+            ).fetchall()
+
+        rows = await self.db.read(query)
+        items = [self._item_from(r[0], r[1]) for r in rows[:limit]]
+        return _page(items, has_more=len(rows) > limit)
+
+    async def add_thread_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
+        await self.save_item(thread_id, item, context)
+
+    async def save_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
+        await self.db.write(self._item_writer(thread_id, [item], context))
+
+    async def save_items(self, thread_id: str, items: Iterable[ThreadItem], context: RequestContext) -> None:
+        """Upsert several items in one transaction (all or none)."""
+        await self.db.write(self._item_writer(thread_id, list(items), context))
+
+    def _item_writer(
+        self, thread_id: str, items: list[ThreadItem], context: RequestContext
+    ) -> Callable[[Cursor], None]:
+        rows = []
+        for item in items:
+            item = item.model_copy(update={"created_at": to_utc(item.created_at)})
+            rows.append((item.id, item.type, item.created_at, self._encode("items", item.id, item)))
+
+        def write(cur: Cursor) -> None:
+            _require_thread(cur, thread_id, context)
+            for item_id, item_type, created_at, payload in rows:
+                cur.execute(
+                    "INSERT INTO items (thread_id, id, tenant, user_id, type, created_at, seq, payload)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (thread_id, id) DO UPDATE SET type = excluded.type,"
+                    " payload = excluded.payload",
+                    [
+                        thread_id,
+                        item_id,
+                        context.tenant,
+                        context.user,
+                        item_type,
+                        created_at,
+                        self._next_seq(),
+                        payload,
+                    ],
+                )
+
+        return write
+
+    async def load_item(self, thread_id: str, item_id: str, context: RequestContext) -> ThreadItem:
+        def query(cur: Cursor) -> Any:
+            return cur.execute(
+                "SELECT payload FROM items WHERE thread_id = ? AND id = ? AND tenant = ? AND user_id = ?",
+                [thread_id, item_id, context.tenant, context.user],
+            ).fetchone()
+
+        row = await self.db.read(query)
+        if row is None:
+            raise NotFoundError(f"item {item_id} not found")
+        return self._item_from(item_id, row[0])
+
+    async def delete_thread_item(self, thread_id: str, item_id: str, context: RequestContext) -> None:
+        def write(cur: Cursor) -> None:
+            _require_thread(cur, thread_id, context)
+            cur.execute("DELETE FROM items WHERE thread_id = ? AND id = ?", [thread_id, item_id])
+            cur.execute("DELETE FROM feedback WHERE thread_id = ? AND item_id = ?", [thread_id, item_id])
+
+        await self.db.write(write)
+
+    # --- attachments ----------------------------------------------------
+    async def save_attachment(self, attachment: Attachment, context: RequestContext) -> None:
+        payload = self._encode("attachments", attachment.id, attachment)
+
+        def write(cur: Cursor) -> None:
+            owner = cur.execute(
+                "SELECT tenant, user_id FROM attachments WHERE id = ?", [attachment.id]
+            ).fetchone()
+            if owner is not None and owner != (context.tenant, context.user):
+                raise NotFoundError(f"attachment {attachment.id} not found")
+            if attachment.thread_id is not None:
+                _require_thread(cur, attachment.thread_id, context)
+            cur.execute(
+                "INSERT INTO attachments (id, tenant, user_id, thread_id, created_at, payload)"
+                " VALUES (?, ?, ?, ?, now(), ?)"
+                " ON CONFLICT (id) DO UPDATE SET thread_id = excluded.thread_id,"
+                " payload = excluded.payload",
+                [attachment.id, context.tenant, context.user, attachment.thread_id, payload],
+            )
+
+        await self.db.write(write)
+
+    async def load_attachment(self, attachment_id: str, context: RequestContext) -> Attachment:
+        def query(cur: Cursor) -> Any:
+            return cur.execute(
+                "SELECT payload FROM attachments WHERE id = ? AND tenant = ? AND user_id = ?",
+                [attachment_id, context.tenant, context.user],
+            ).fetchone()
+
+        row = await self.db.read(query)
+        if row is None:
+            raise NotFoundError(f"attachment {attachment_id} not found")
+        return self._attachment_from(attachment_id, row[0])
+
+    async def delete_attachment(self, attachment_id: str, context: RequestContext) -> None:
+        def write(cur: Cursor) -> None:
+            cur.execute(
+                "DELETE FROM attachments WHERE id = ? AND tenant = ? AND user_id = ?",
+                [attachment_id, context.tenant, context.user],
+            )
+
+        await self.db.write(write)
+
+    # --- feedback -------------------------------------------------------
+    async def save_feedback(
+        self, thread_id: str, item_ids: list[str], kind: FeedbackKind, context: RequestContext
+    ) -> None:
+        """Record (or change) the caller's feedback; every item must be theirs."""
+
+        def write(cur: Cursor) -> None:
+            _require_thread(cur, thread_id, context)
+            for item_id in item_ids:
+                found = cur.execute(
+                    "SELECT 1 FROM items WHERE thread_id = ? AND id = ?", [thread_id, item_id]
+                ).fetchone()
+                if found is None:
+                    raise NotFoundError(f"item {item_id} not found")
+                cur.execute(
+                    "INSERT INTO feedback (thread_id, item_id, tenant, user_id, kind, created_at)"
+                    " VALUES (?, ?, ?, ?, ?, now())"
+                    " ON CONFLICT (thread_id, item_id, user_id) DO UPDATE SET kind = excluded.kind,"
+                    " created_at = excluded.created_at",
+                    [thread_id, item_id, context.tenant, context.user, kind],
+                )
+
+        await self.db.write(write)
+
+    async def load_feedback(self, thread_id: str, context: RequestContext) -> dict[str, str]:
+        def query(cur: Cursor) -> list[Any]:
+            _require_thread(cur, thread_id, context)
+            return cur.execute(
+                "SELECT item_id, kind FROM feedback WHERE thread_id = ? AND user_id = ?",
+                [thread_id, context.user],
+            ).fetchall()
+
+        return {r[0]: r[1] for r in await self.db.read(query)}
+
+    # --- health ---------------------------------------------------------
+    async def check_writable(self) -> None:
+        """A real write through the writer thread: proves the file and the writer work."""
+
+        def write(cur: Cursor) -> None:
+            cur.execute(
+                "INSERT INTO health VALUES (1, now()) ON CONFLICT (id) DO UPDATE SET checked_at = now()"
+            )
+
+        await self.db.write(write)
+
+
+def _max_seq(cur: Cursor) -> int:
+    row = cur.execute(
+        "SELECT greatest((SELECT coalesce(max(seq), 0) FROM items),"
+        " (SELECT coalesce(max(seq), 0) FROM threads))"
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _require_thread(cur: Cursor, thread_id: str, context: RequestContext) -> None:
+    row = cur.execute(
+        "SELECT 1 FROM threads WHERE id = ? AND tenant = ? AND user_id = ?",
+        [thread_id, context.tenant, context.user],
+    ).fetchone()
+    if row is None:
+        raise NotFoundError(f"thread {thread_id} not found")
+
+
+def _direction(order: str) -> Literal["ASC", "DESC"]:
+    if order not in ("asc", "desc"):
+        raise ValueError(f"order must be 'asc' or 'desc', not {order!r}")
+    return "ASC" if order == "asc" else "DESC"
+
+
+def _after(where: str, args: list[Any], key: tuple[Any, ...], direction: str) -> tuple[str, list[Any]]:
+    cmp = ">" if direction == "ASC" else "<"
+    created_at, seq = key
+    return (
+        f"{where} AND (created_at {cmp} ? OR (created_at = ? AND seq {cmp} ?))",
+        [*args, created_at, created_at, seq],
+    )
+
+
+def _page(data: list[Any], *, has_more: bool) -> Page[Any]:
+    return Page(data=data, has_more=has_more, after=data[-1].id if data else None)

@@ -1,0 +1,223 @@
+"""The one owner of the DuckDB file.
+
+DuckDB facts that shape this module (ARCHITECTURE §3.1-3.3):
+
+* one process may open the file read-write, so this object is the only opener;
+* a connection must not be shared between threads, so each reader thread gets
+  its own cursor and a single writer thread owns the write cursor;
+* tiny transactions are slow (~650 commits/s), so the writer groups whatever
+  writes are queued into one transaction (group commit). A write's future
+  resolves only after its transaction committed: an acknowledged write is in
+  the WAL. If a batch fails, it is rolled back and each write is replayed alone,
+  so one bad write never takes its neighbours down with it.
+
+Blocking calls never run on the event loop: ``read`` and ``write`` hand work to
+threads and await the result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import duckdb
+
+from chatkit_onprem.logging import get_logger
+
+T = TypeVar("T")
+Cursor = duckdb.DuckDBPyConnection
+log = get_logger(__name__)
+
+
+class DatabaseLockedError(RuntimeError):
+    """Another process (usually a running server) holds the DuckDB file."""
+
+
+class DatabaseClosedError(RuntimeError):
+    """The database is shutting down; no new work is accepted."""
+
+
+@dataclass(slots=True)
+class _Write:
+    fn: Callable[[Cursor], Any]
+    future: Future[Any]
+
+
+_STOP = object()
+
+
+class Database:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        memory_limit: str = "512MB",
+        threads: int = 2,
+        reader_threads: int = 4,
+        write_batch_max: int = 256,
+    ) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._conn = duckdb.connect(
+                str(path),
+                config={
+                    "memory_limit": memory_limit,
+                    "threads": threads,
+                    # Air-gapped: never download an extension at first use.
+                    "autoinstall_known_extensions": False,
+                    "autoload_known_extensions": False,
+                },
+            )
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                raise DatabaseLockedError(
+                    f"{path} is held by another process (is a chatkit-onprem server running?). "
+                    "Stop it, or use the admin API instead of opening the file."
+                ) from exc
+            raise
+        # The server never reads or writes files other than its own database.
+        self._conn.execute("SET enable_external_access = false")
+        self._write_batch_max = write_batch_max
+        self._writes: queue.SimpleQueue[_Write | object] = queue.SimpleQueue()
+        self._local = threading.local()
+        self._cursor_lock = threading.Lock()
+        self._cursors: list[Cursor] = []
+        self._readers = ThreadPoolExecutor(reader_threads, thread_name_prefix="duckdb-read")
+        self._closed = False
+        self._writer_cursor = self._new_cursor()
+        self._writer = threading.Thread(target=self._write_loop, name="duckdb-write", daemon=True)
+        self._writer.start()
+        self.commits = 0  # transactions committed (for metrics and benchmarks)
+
+    # --- cursors -------------------------------------------------------
+    def _new_cursor(self) -> Cursor:
+        with self._cursor_lock:
+            cursor = self._conn.cursor()
+            self._cursors.append(cursor)
+            return cursor
+
+    def _reader_cursor(self) -> Cursor:
+        cursor: Cursor | None = getattr(self._local, "cursor", None)
+        if cursor is None:
+            cursor = self._new_cursor()
+            self._local.cursor = cursor
+        return cursor
+
+    # --- public API ----------------------------------------------------
+    async def read(self, fn: Callable[[Cursor], T]) -> T:
+        """Run ``fn(cursor)`` on a reader thread (sees every acknowledged write)."""
+        if self._closed:
+            raise DatabaseClosedError("database is closed")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._readers, lambda: fn(self._reader_cursor()))
+
+    async def write(self, fn: Callable[[Cursor], T]) -> T:
+        """Run ``fn(cursor)`` inside a group-committed transaction; return once committed.
+
+        The write is queued before the first ``await``: if the caller is
+        cancelled while waiting, the write still happens (it was asked for).
+        """
+        return await asyncio.wrap_future(self.submit(fn))
+
+    def submit(self, fn: Callable[[Cursor], T]) -> Future[T]:
+        if self._closed:
+            raise DatabaseClosedError("database is closed")
+        future: Future[T] = Future()
+        self._writes.put(_Write(fn, future))
+        return future
+
+    def write_sync(self, fn: Callable[[Cursor], T]) -> T:
+        """Blocking variant for start-up code and tools (not for the event loop)."""
+        return self.submit(fn).result()
+
+    def close(self) -> None:
+        """Finish queued writes, checkpoint (fold the WAL into the file) and close."""
+        if self._closed:
+            return
+        self._closed = True
+        self._writes.put(_STOP)
+        self._writer.join()
+        self._readers.shutdown(wait=True)
+        try:
+            self._conn.execute("CHECKPOINT")
+        finally:
+            with self._cursor_lock:
+                for cursor in self._cursors:
+                    cursor.close()
+            self._conn.close()
+        log.info("database closed", path=str(self.path), commits=self.commits)
+
+    # --- writer thread -------------------------------------------------
+    def _write_loop(self) -> None:
+        cursor = self._writer_cursor
+        stopping = False
+        while not stopping:
+            first = self._writes.get()
+            if first is _STOP:
+                break
+            batch: list[_Write] = [first]  # type: ignore[list-item]
+            while len(batch) < self._write_batch_max:
+                try:
+                    nxt = self._writes.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is _STOP:
+                    stopping = True
+                    break
+                batch.append(nxt)  # type: ignore[arg-type]
+            self._commit_batch(cursor, batch)
+
+    def _commit_batch(self, cursor: Cursor, batch: list[_Write]) -> None:
+        results: list[Any] = []
+        try:
+            cursor.execute("BEGIN TRANSACTION")
+            for write in batch:
+                results.append(write.fn(cursor))
+            cursor.execute("COMMIT")
+            self.commits += 1
+        except Exception:
+            _rollback(cursor)
+            if len(batch) == 1:
+                self._run_alone(cursor, batch[0])
+                return
+            for write in batch:  # isolate the failing write(s)
+                self._run_alone(cursor, write)
+            return
+        for write, result in zip(batch, results, strict=True):
+            _resolve(write.future, result=result)
+
+    def _run_alone(self, cursor: Cursor, write: _Write) -> None:
+        try:
+            cursor.execute("BEGIN TRANSACTION")
+            result = write.fn(cursor)
+            cursor.execute("COMMIT")
+            self.commits += 1
+        except Exception as exc:
+            _rollback(cursor)
+            _resolve(write.future, error=exc)
+            return
+        _resolve(write.future, result=result)
+
+
+def _resolve(future: Future[Any], *, result: Any = None, error: BaseException | None = None) -> None:
+    """Hand the outcome to the waiter, unless it stopped waiting (cancelled)."""
+    try:
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+    except InvalidStateError:
+        pass  # the awaiting task was cancelled; the write itself still happened
+
+
+def _rollback(cursor: Cursor) -> None:
+    with contextlib.suppress(duckdb.Error):  # no transaction open
+        cursor.execute("ROLLBACK")

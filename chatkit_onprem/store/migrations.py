@@ -1,0 +1,102 @@
+"""Versioned schema migrations, applied in order at start-up.
+
+Each migration runs in its own transaction together with its row in
+``schema_migrations``; a database newer than this code is refused.
+Routing fields are plain columns; the ChatKit model is one opaque ``payload``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from chatkit_onprem.logging import get_logger
+from chatkit_onprem.store.database import Cursor, Database
+
+log = get_logger(__name__)
+
+MIGRATIONS: Sequence[tuple[int, str, str]] = (
+    (
+        1,
+        "threads, items, attachments, feedback",
+        """
+        CREATE TABLE threads (
+            id VARCHAR PRIMARY KEY,
+            tenant VARCHAR NOT NULL,
+            user_id VARCHAR NOT NULL,
+            created_at TIMESTAMPTZ NOT NULL,
+            updated_at TIMESTAMPTZ NOT NULL,
+            seq BIGINT NOT NULL,
+            status VARCHAR NOT NULL,
+            payload BLOB NOT NULL
+        );
+        CREATE INDEX threads_owner ON threads (tenant, user_id);
+        CREATE TABLE items (
+            thread_id VARCHAR NOT NULL,
+            id VARCHAR NOT NULL,
+            tenant VARCHAR NOT NULL,
+            user_id VARCHAR NOT NULL,
+            type VARCHAR NOT NULL,
+            created_at TIMESTAMPTZ NOT NULL,
+            seq BIGINT NOT NULL,
+            payload BLOB NOT NULL,
+            PRIMARY KEY (thread_id, id)
+        );
+        CREATE INDEX items_thread ON items (thread_id);
+        CREATE TABLE attachments (
+            id VARCHAR PRIMARY KEY,
+            tenant VARCHAR NOT NULL,
+            user_id VARCHAR NOT NULL,
+            thread_id VARCHAR,
+            created_at TIMESTAMPTZ NOT NULL,
+            payload BLOB NOT NULL
+        );
+        CREATE INDEX attachments_thread ON attachments (thread_id);
+        CREATE TABLE feedback (
+            thread_id VARCHAR NOT NULL,
+            item_id VARCHAR NOT NULL,
+            tenant VARCHAR NOT NULL,
+            user_id VARCHAR NOT NULL,
+            kind VARCHAR NOT NULL,
+            created_at TIMESTAMPTZ NOT NULL,
+            PRIMARY KEY (thread_id, item_id, user_id)
+        );
+        CREATE TABLE health (id INTEGER PRIMARY KEY, checked_at TIMESTAMPTZ NOT NULL);
+        """,
+    ),
+)
+
+
+class SchemaTooNewError(RuntimeError):
+    pass
+
+
+def apply_migrations(db: Database) -> int:
+    """Bring the schema up to date; return the version now in force."""
+
+    def current(cursor: Cursor) -> int:
+        cursor.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
+        )
+        row = cursor.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
+        return int(row[0]) if row else 0
+
+    version = db.write_sync(current)
+    latest = MIGRATIONS[-1][0]
+    if version > latest:
+        raise SchemaTooNewError(
+            f"database schema version {version} is newer than this build knows ({latest}); "
+            "run the newer chatkit-onprem release"
+        )
+    for number, name, sql in MIGRATIONS:
+        if number <= version:
+            continue
+
+        def apply(cursor: Cursor, number: int = number, name: str = name, sql: str = sql) -> None:
+            cursor.execute(sql)
+            cursor.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [number, name])
+
+        db.write_sync(apply)
+        log.info("schema migrated", version=number, migration=name)
+        version = number
+    return version
