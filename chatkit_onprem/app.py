@@ -7,6 +7,7 @@ worker process; the settings reach that process through
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -24,6 +25,7 @@ from chatkit_onprem.http.dependencies import provide_caller, provide_services
 from chatkit_onprem.http.files import file_router
 from chatkit_onprem.http.health import HealthController
 from chatkit_onprem.http.middleware import request_id_middleware
+from chatkit_onprem.lifecycle import chain_shutdown_signals
 from chatkit_onprem.logging import configure_logging, get_logger
 from chatkit_onprem.services import Services
 
@@ -54,6 +56,8 @@ def create_app(settings: Settings) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         services = Services.build(settings)
         app.state.services = services
+        if not chain_shutdown_signals(asyncio.get_running_loop(), services.begin_shutdown):
+            log.warning("could not hook shutdown signals; streams will not be drained on SIGTERM")
         log.info(
             "chatkit-onprem ready",
             mode=settings.mode,

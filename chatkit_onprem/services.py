@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from chatkit_onprem.auth import Authenticator
 from chatkit_onprem.blobs import BlobBackend, LocalBlobBackend
@@ -29,6 +29,7 @@ class Services:
     endpoint: ChatKitEndpoint
     streams: StreamRegistry
     authenticator: Authenticator
+    _drain: asyncio.Future[int] | None = field(default=None, init=False)
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -62,10 +63,18 @@ class Services:
             authenticator=Authenticator(settings),
         )
 
+    def begin_shutdown(self) -> None:
+        """On SIGTERM: stop taking streams, give running ones the grace period, then cancel them."""
+        if self._drain is None:
+            grace = self.settings.server.shutdown_grace_seconds
+            log.info("draining streams", in_flight=len(self.streams), grace_seconds=grace)
+            self._drain = asyncio.ensure_future(self.streams.drain(grace))
+
     async def shutdown(self) -> None:
-        """Let streams finish (bounded), persist the rest as cancelled, then close the file."""
-        in_flight = len(self.streams)
-        cancelled = await self.streams.drain(self.settings.server.shutdown_grace_seconds)
+        """Lifespan end: drain (if the signal hook did not already), persist, checkpoint, close."""
+        self.begin_shutdown()
+        assert self._drain is not None
+        cancelled = await self._drain
         await self.server.wait_for_persistence()
         await asyncio.to_thread(self.db.close)
-        log.info("shutdown complete", streams_in_flight=in_flight, streams_cancelled=cancelled)
+        log.info("shutdown complete", streams_cancelled=cancelled)

@@ -146,12 +146,12 @@ class Database:
         self._writes.put(_STOP)
         self._writer.join()
         self._readers.shutdown(wait=True)
+        with self._cursor_lock:  # an unconsumed result keeps a transaction open
+            for cursor in self._cursors:
+                cursor.close()
         try:
             self._conn.execute("CHECKPOINT")
         finally:
-            with self._cursor_lock:
-                for cursor in self._cursors:
-                    cursor.close()
             self._conn.close()
         log.info("database closed", path=str(self.path), commits=self.commits)
 

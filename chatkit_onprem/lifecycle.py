@@ -1,0 +1,43 @@
+"""Graceful shutdown glue for Granian.
+
+Granian's worker handles SIGTERM itself (an asyncio signal handler) and runs
+the ASGI lifespan shutdown only after every open connection has ended. A long
+SSE stream therefore holds shutdown until Granian kills the worker, and our
+lifespan code (persist cancelled streams, checkpoint DuckDB) never runs.
+
+So we chain a handler in front of Granian's: on SIGTERM/SIGINT the stream
+registry starts draining (bounded grace, then cancellation, which persists the
+partial answers), while Granian stops accepting connections as usual.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Callable
+
+from chatkit_onprem.logging import get_logger
+
+log = get_logger(__name__)
+_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def chain_shutdown_signals(loop: asyncio.AbstractEventLoop, on_signal: Callable[[], None]) -> bool:
+    """Call ``on_signal`` first, then whatever handler the server installed. True if hooked."""
+    hooked = False
+    for sig in _SIGNALS:
+        # asyncio keeps loop signal handlers here; there is no public getter.
+        previous = getattr(loop, "_signal_handlers", {}).get(sig)
+        if previous is None:
+            continue
+
+        def handler(prev: asyncio.Handle = previous, signum: int = sig) -> None:
+            log.info("shutdown signal received", signal=signal.Signals(signum).name)
+            try:
+                on_signal()
+            finally:
+                prev._run()
+
+        loop.add_signal_handler(sig, handler)
+        hooked = True
+    return hooked
