@@ -24,6 +24,7 @@ from chatkit_onprem.http.chatkit import ChatKitController
 from chatkit_onprem.http.dependencies import provide_caller, provide_services
 from chatkit_onprem.http.files import file_router
 from chatkit_onprem.http.health import HealthController
+from chatkit_onprem.http.metrics import metrics_endpoint
 from chatkit_onprem.http.middleware import request_id_middleware
 from chatkit_onprem.lifecycle import chain_shutdown_signals
 from chatkit_onprem.logging import configure_logging, get_logger
@@ -81,7 +82,7 @@ def create_app(settings: Settings) -> Litestar:
         else None
     )
     return Litestar(
-        route_handlers=[ChatKitController, HealthController, file_router(settings.blobs.max_file_bytes)],
+        route_handlers=[ChatKitController, HealthController, metrics_endpoint, file_router(settings.blobs.max_file_bytes)],
         dependencies={
             "services": Provide(provide_services, sync_to_thread=False),
             "caller": Provide(provide_caller, sync_to_thread=False),

@@ -152,9 +152,130 @@ class ScriptedModelSettings(StrictModel):
     )
 
 
+class ProxySettings(StrictModel):
+    url: str = Field(description="Forward proxy, http://host:port (CONNECT is used for https upstreams).")
+    username: str | None = None
+    password: SecretStr | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _proxy_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/@]+(:\d+)?/?$", value):
+            raise ValueError("expected http(s)://host:port without credentials (use username/password)")
+        return value
+
+
+class TimeoutSettings(StrictModel):
+    connect: float = Field(5.0, gt=0, description="Seconds to open a connection (and the proxy tunnel).")
+    read: float = Field(60.0, gt=0, description="Longest silence between two streamed chunks.")
+    total: float = Field(300.0, gt=0, description="Cap on one model call, first byte to last.")
+
+
+class UpstreamSettings(StrictModel):
+    base_url: str = Field(description="OpenAI-compatible API root, e.g. http://vllm:8000/v1.")
+    api_style: Literal["chat_completions", "responses"] = "chat_completions"
+    api_key: SecretStr | None = Field(None, description="Sent as a Bearer token; or api_key_file.")
+    headers: dict[str, str] = Field(default_factory=dict, description="Extra headers on every call.")
+    timeouts: TimeoutSettings = Field(default_factory=TimeoutSettings)
+    max_retries: int = Field(
+        2, ge=0, le=10, description="Retries on connection errors, 408, 429 and 5xx; Retry-After honoured."
+    )
+    proxy: ProxySettings | None = Field(None, description="Reach this upstream through a forward proxy.")
+    ca_bundle: Path | None = Field(None, description="PEM CA bundle to verify the upstream (and https proxy).")
+    client_cert: Path | None = Field(None, description="PEM client certificate for mTLS.")
+    client_key: Path | None = Field(None, description="PEM key of client_cert (if not in the same file).")
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/]+", value):
+            raise ValueError("must be an absolute http(s) URL")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _key_needs_cert(self) -> UpstreamSettings:
+        if self.client_key is not None and self.client_cert is None:
+            raise ValueError("client_key given without client_cert")
+        return self
+
+
+class AliasSettings(StrictModel):
+    upstream: str = Field(description="Name of an entry in llm.upstreams.")
+    model: str = Field(description="Model id the upstream knows.")
+    fallbacks: list[str] = Field(
+        default_factory=list, description="Aliases tried in order when this one fails before its first token."
+    )
+    settings: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Agents SDK ModelSettings fields (temperature, max_tokens, top_p, extra_body, ...).",
+    )
+
+    @field_validator("settings")
+    @classmethod
+    def _model_settings(cls, value: dict[str, Any]) -> dict[str, Any]:
+        from agents import ModelSettings
+
+        unknown = sorted(set(value) - {f for f in ModelSettings.__dataclass_fields__})
+        if unknown:
+            raise ValueError(f"unknown model settings {unknown}")
+        return value
+
+
+class TranscriptionSettings(StrictModel):
+    upstream: str = Field(description="Upstream serving /audio/transcriptions.")
+    model: str = "whisper-1"
+    max_audio_bytes: int = Field(10 * 1024 * 1024, ge=1)
+
+
+class ModelInputSettings(StrictModel):
+    max_inline_text_bytes: int = Field(
+        64 * 1024, ge=0, description="Text attachments up to this size are sent inline; larger are cut."
+    )
+    max_image_bytes: int = Field(
+        5 * 1024 * 1024, ge=0, description="Images up to this size are sent as data URLs; larger are described."
+    )
+
+
 class LlmSettings(StrictModel):
     default_alias: str = "default"
+    title_alias: str | None = Field(
+        None, description="Alias that names new threads after the first exchange (unset: first words)."
+    )
     scripted: ScriptedModelSettings = Field(default_factory=ScriptedModelSettings)
+    upstreams: dict[str, UpstreamSettings] = Field(
+        default_factory=dict, description="Named OpenAI-compatible endpoints. None: the scripted model."
+    )
+    aliases: dict[str, AliasSettings] = Field(
+        default_factory=dict, description="Names clients and agents use -> (upstream, model, settings)."
+    )
+    tenant_aliases: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Per-tenant allowlist of aliases; key '*' for tenants not listed. Absent: all aliases.",
+    )
+    transcription: TranscriptionSettings | None = None
+    input: ModelInputSettings = Field(default_factory=ModelInputSettings)
+
+    @model_validator(mode="after")
+    def _references(self) -> LlmSettings:
+        problems: list[str] = []
+        for name, alias in self.aliases.items():
+            if alias.upstream not in self.upstreams:
+                problems.append(f"aliases.{name}.upstream: no upstream named {alias.upstream!r}")
+            problems += [
+                f"aliases.{name}.fallbacks: no alias named {f!r}" for f in alias.fallbacks if f not in self.aliases
+            ]
+        known = set(self.aliases) if self.upstreams else {self.default_alias, "scripted"}
+        if self.upstreams and self.default_alias not in self.aliases:
+            problems.append(f"default_alias: no alias named {self.default_alias!r}")
+        if self.title_alias is not None and self.title_alias not in known:
+            problems.append(f"title_alias: no alias named {self.title_alias!r}")
+        for tenant, names in self.tenant_aliases.items():
+            problems += [f"tenant_aliases.{tenant}: no alias named {n!r}" for n in names if n not in known]
+        if self.transcription is not None and self.transcription.upstream not in self.upstreams:
+            problems.append(f"transcription.upstream: no upstream named {self.transcription.upstream!r}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
 
 class ChatSettings(StrictModel):
@@ -219,6 +340,7 @@ class Settings(BaseSettings):
         problems: list[str] = []
         if self.mode != "production":
             return problems
+        problems.extend(_llm_problems(self.llm))
         if self.auth.mode == "development":
             problems.append(
                 "auth.mode: 'development' trusts X-Dev-User headers from anyone; "
@@ -237,6 +359,21 @@ class Settings(BaseSettings):
                 "must not be derived from a client-supplied Host header)"
             )
         return problems
+
+
+def _llm_problems(llm: LlmSettings) -> list[str]:
+    from urllib.parse import urlsplit
+
+    problems: list[str] = []
+    for name, upstream in llm.upstreams.items():
+        parts = urlsplit(upstream.base_url)
+        loopback = (parts.hostname or "") in ("127.0.0.1", "::1", "localhost")
+        if upstream.api_key is not None and parts.scheme != "https" and not loopback:
+            problems.append(
+                f"llm.upstreams.{name}.base_url: an API key is configured, so the upstream must be "
+                "https in production (plain http only to a loopback address)"
+            )
+    return problems
 
 
 class _ProcessEnvSource(PydanticBaseSettingsSource):

@@ -12,6 +12,7 @@ from chatkit_onprem.chat.protocol import ChatKitEndpoint, StreamRegistry
 from chatkit_onprem.chat.server import OnPremChatKitServer
 from chatkit_onprem.config import Settings
 from chatkit_onprem.llm.provider import AliasModelProvider
+from chatkit_onprem.llm.usage import UsageRecorder
 from chatkit_onprem.logging import get_logger
 from chatkit_onprem.store import Database, DuckDBStore, apply_migrations
 
@@ -46,7 +47,14 @@ class Services:
             store = DuckDBStore(db, max_page_size=settings.store.max_page_size)
             blobs = LocalBlobBackend(settings.local_blob_path)
             attachments = OnPremAttachmentStore(store, blobs, max_file_bytes=settings.blobs.max_file_bytes)
-            server = OnPremChatKitServer(store, attachments, AliasModelProvider(settings.llm), settings.chat)
+            server = OnPremChatKitServer(
+                store,
+                attachments,
+                AliasModelProvider(settings.llm),
+                settings.chat,
+                llm=settings.llm,
+                usage=UsageRecorder(db),
+            )
             streams = StreamRegistry()
         except BaseException:
             db.close()
@@ -76,5 +84,6 @@ class Services:
         assert self._drain is not None
         cancelled = await self._drain
         await self.server.wait_for_persistence()
+        await self.server.provider.aclose()  # upstream connection pools
         await asyncio.to_thread(self.db.close)
         log.info("shutdown complete", streams_cancelled=cancelled)

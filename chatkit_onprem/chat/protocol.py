@@ -205,11 +205,12 @@ class ChatKitEndpoint:
                     400, "attachment_not_uploaded", f"attachment {attachment_id} has no content yet"
                 )
         requested = message.inference_options.model
-        if requested and requested not in self.server.provider.aliases:
+        allowed = self.server.provider.allowed_aliases(context.tenant)
+        if requested and requested not in allowed:
             raise ApiError(
                 400,
                 "unknown_model",
-                f"model {requested!r} is not available; choose one of {self.server.provider.aliases}",
+                f"model {requested!r} is not available to you; choose one of {allowed}",
             )
 
 

@@ -5,20 +5,28 @@ What the library leaves to us (ARCHITECTURE §4), done here:
 * ``sync_action`` results and feedback are persisted;
 * the cancel handler's writes run in their own task, shielded, so a client
   disconnect still saves the partial answer;
-* the agent gets its model only from our provider, tracing off.
+* the agent gets its model only from our provider, tracing off;
+* ``__fake_id__`` (every assistant message and client tool call from a Chat
+  Completions upstream) is replaced by a store-generated id before the library
+  saves or sends the item;
+* an upstream failure ends the turn with an SSE ``error`` event an operator can
+  act on, after the partial answer has been saved, so the thread stays usable.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import anyio
-from agents import Agent, RunConfig, Runner, StopAtTools
+from agents import Agent, ModelSettings, ModelTracing, RunConfig, Runner, StopAtTools
+from agents.models.fake_id import FAKE_RESPONSES_ID
 from chatkit.actions import Action
 from chatkit.agents import AgentContext, stream_agent_response
+from chatkit.errors import CustomStreamError
 from chatkit.server import ChatKitServer
 from chatkit.types import (
     AssistantMessageContent,
@@ -37,14 +45,26 @@ from chatkit.types import (
     WidgetItem,
 )
 
+from chatkit_onprem import metrics
 from chatkit_onprem.chat.converter import HistoryConverter
 from chatkit_onprem.chat.tools import STOP_AT, default_tools
 from chatkit_onprem.chat.widgets import COUNTER_ACTION, counter_value, counter_widget
-from chatkit_onprem.config import ChatSettings
+from chatkit_onprem.config import ChatSettings, LlmSettings
 from chatkit_onprem.context import RequestContext
 from chatkit_onprem.ids import new_id
 from chatkit_onprem.llm.provider import AliasModelProvider
+from chatkit_onprem.llm.routing import TurnUsage, UpstreamFailure, current_turn
+from chatkit_onprem.llm.transcription import Transcriber
+from chatkit_onprem.llm.usage import UsageRecorder
+from chatkit_onprem.logging import get_logger
 from chatkit_onprem.store.chatkit_store import DuckDBStore
+
+log = get_logger(__name__)
+TITLE_TIMEOUT = 15.0
+TITLE_PROMPT = (
+    "Write a title of at most six words for the conversation below. "
+    "Answer with the title only, no quotes, no final period."
+)
 
 
 class UnsupportedError(Exception):
@@ -60,10 +80,16 @@ class OnPremChatKitServer(ChatKitServer[RequestContext]):
         attachment_store: Any,
         provider: AliasModelProvider,
         settings: ChatSettings,
+        *,
+        llm: LlmSettings | None = None,
+        usage: UsageRecorder | None = None,
     ) -> None:
         super().__init__(store, attachment_store)
         self.settings = settings
+        self.llm = llm or LlmSettings()
         self.provider = provider
+        self.usage = usage
+        self.transcriber = Transcriber.from_settings(self.llm, provider)
         self.converter = HistoryConverter()
         self.agent = Agent[AgentContext[RequestContext]](
             name="assistant",
@@ -78,27 +104,131 @@ class OnPremChatKitServer(ChatKitServer[RequestContext]):
         self._persisting: set[asyncio.Task[None]] = set()
 
     # --- turns ----------------------------------------------------------
+    def alias_for(self, requested: str | None, context: RequestContext) -> str:
+        """The alias this turn uses: the requested one if the tenant may, else its default."""
+        allowed = self.provider.allowed_aliases(context.tenant)
+        if requested:
+            if requested not in allowed:
+                raise CustomStreamError(
+                    f"model {requested!r} is not available to you; choose one of {allowed}", allow_retry=False
+                )
+            return requested
+        if self.provider.default_alias in allowed:
+            return self.provider.default_alias
+        if not allowed:
+            raise CustomStreamError(
+                "no model is enabled for your organisation; ask an operator", allow_retry=False
+            )
+        return allowed[0]
+
     async def respond(  # type: ignore[override]
         self,
         thread: ThreadMetadata,
         input_user_message: UserMessageItem | None,
         context: RequestContext,
     ) -> AsyncIterator[ThreadStreamEvent]:
+        started = time.perf_counter()
+        requested = input_user_message.inference_options.model if input_user_message else None
+        alias = self.alias_for(requested, context)
         page = await self.store.load_thread_items(
             thread.id, None, self.settings.history_items, "desc", context
         )
         history = list(reversed(page.data))
-        agent_input = await self.converter.to_agent_input(history)
+        converter = HistoryConverter(self.attachment_store, context, self.llm.input)  # type: ignore[arg-type]
+        agent_input = await converter.to_agent_input(history)
         agent_context = AgentContext[RequestContext](thread=thread, store=self.store, request_context=context)
-        agent = self.agent
-        requested = input_user_message.inference_options.model if input_user_message else None
-        if requested:
-            agent = agent.clone(model=requested)
-        result = Runner.run_streamed(agent, agent_input, context=agent_context, run_config=self.run_config)
-        async for event in stream_agent_response(agent_context, result):
-            yield event
-        if thread.title is None and input_user_message is not None:
-            thread.title = title_from(input_user_message)
+        agent = self.agent if alias == self.provider.default_alias else self.agent.clone(model=alias)
+        turn = TurnUsage()
+        token = current_turn.set(turn)
+        ids = _IdRemapper()
+        outcome = "ok"
+        first = True
+        try:
+            result = Runner.run_streamed(
+                agent, agent_input, context=agent_context, run_config=self.run_config
+            )
+            async for event in stream_agent_response(agent_context, result):
+                ids.remap(event)
+                if first:
+                    first = False
+                    metrics.FIRST_EVENT_SECONDS.observe(time.perf_counter() - started)
+                yield event
+            if thread.title is None and input_user_message is not None:
+                thread.title = await self.title_for(input_user_message, ids.last_text, context)
+        except asyncio.CancelledError:
+            outcome = "cancelled"
+            raise
+        except Exception as exc:
+            outcome = "upstream_error" if isinstance(exc, UpstreamFailure) else "error"
+            partial = ids.partial_message(thread.id)
+            if partial is not None:
+                # The library saves an item only on its "done" event: close the partial answer.
+                yield ThreadItemDoneEvent(item=partial)
+            raise self._stream_error(exc, context) from exc
+        finally:
+            current_turn.reset(token)
+            metrics.TURNS.labels(outcome=outcome).inc()
+            for used in turn.fallbacks_used:
+                metrics.FALLBACKS.labels(alias=used).inc()
+            if self.usage is not None and turn.tokens:
+                await self._record_usage(context, thread.id, turn)
+
+    async def _record_usage(self, context: RequestContext, thread_id: str, turn: TurnUsage) -> None:
+        # Shielded: a client disconnect must not lose the accounting of tokens already spent.
+        assert self.usage is not None
+        task = asyncio.get_running_loop().create_task(self.usage.record(context, thread_id, turn))
+        self._persisting.add(task)
+        task.add_done_callback(self._persisting.discard)
+        try:
+            with anyio.CancelScope(shield=True):
+                await asyncio.shield(task)
+        except Exception:
+            log.exception("recording token usage failed", thread_id=thread_id)
+
+    def _stream_error(self, exc: Exception, context: RequestContext) -> CustomStreamError:
+        if isinstance(exc, CustomStreamError):
+            return exc
+        if isinstance(exc, UpstreamFailure):
+            return CustomStreamError(
+                f"The model is unavailable: {exc.message}. The partial answer was saved; send your "
+                "message again to retry.",
+                allow_retry=True,
+            )
+        log.exception("turn failed", thread_error=type(exc).__name__)
+        suffix = f" (request id {context.request_id})" if context.request_id else ""
+        return CustomStreamError(f"The answer failed with an internal error{suffix}.", allow_retry=True)
+
+    async def title_for(self, message: UserMessageItem, answer: str, context: RequestContext) -> str:
+        """A short title from the cheap alias when one is configured; else the message's first words."""
+        fallback = title_from(message)
+        alias = self.llm.title_alias
+        if alias is None or alias not in self.provider.allowed_aliases(context.tenant):
+            return fallback
+        text = " ".join(p.text for p in message.content if isinstance(p, UserMessageTextContent))
+        prompt = f"User: {text[:2000]}\nAssistant: {answer[:2000]}"
+        try:
+            response = await asyncio.wait_for(
+                self.provider.routed(alias).get_response(
+                    TITLE_PROMPT,
+                    [{"role": "user", "content": prompt}],
+                    ModelSettings(max_tokens=24, temperature=0.2),
+                    [],
+                    None,
+                    [],
+                    ModelTracing.DISABLED,
+                    previous_response_id=None,
+                    conversation_id=None,
+                    prompt=None,
+                ),
+                TITLE_TIMEOUT,
+            )
+        except Exception as exc:
+            log.warning("title generation failed; using the first words", error=str(exc)[:300])
+            return fallback
+        title = " ".join(_output_text(response.output).split()).strip(" \"'.")
+        if not title:
+            return fallback
+        return title if len(title) <= 80 else title[:79].rstrip() + "…"
 
     async def action(  # type: ignore[override]
         self,
@@ -148,9 +278,11 @@ class OnPremChatKitServer(ChatKitServer[RequestContext]):
         await self.store.save_feedback(thread_id, item_ids, feedback, context)
 
     async def transcribe(self, audio_input: AudioInput, context: RequestContext) -> TranscriptionResult:
-        raise UnsupportedError(
-            "speech transcription is not configured on this server (no transcription upstream)"
-        )
+        if self.transcriber is None:
+            raise UnsupportedError(
+                "speech transcription is not configured on this server (set llm.transcription)"
+            )
+        return TranscriptionResult(text=await self.transcriber.transcribe(audio_input))
 
     # --- cancellation ---------------------------------------------------
     async def handle_stream_cancelled(
@@ -177,3 +309,70 @@ def title_from(message: UserMessageItem, limit: int = 60) -> str:
     if not text:
         return "New chat"
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+class _IdRemapper:
+    """Replaces ``__fake_id__`` with store ids and remembers the answer streamed so far."""
+
+    __slots__ = ("current", "item", "last_text", "parts")
+
+    def __init__(self) -> None:
+        self.current: str | None = None
+        self.item: AssistantMessageItem | None = None
+        self.parts: list[str] = []
+        self.last_text = ""
+
+    def remap(self, event: ThreadStreamEvent) -> None:
+        kind = event.type
+        if kind == "thread.item.updated":
+            if event.item_id == FAKE_RESPONSES_ID:  # type: ignore[union-attr]
+                if self.current is None:
+                    self.current = new_id("message")
+                event.item_id = self.current  # type: ignore[union-attr]
+            update = event.update  # type: ignore[union-attr]
+            if update.type == "assistant_message.content_part.text_delta":
+                self.parts.append(update.delta)  # type: ignore[union-attr]
+        elif kind == "thread.item.added":
+            item = event.item  # type: ignore[union-attr]
+            if item.id == FAKE_RESPONSES_ID:
+                self.current = new_id("message")
+                item.id = self.current
+            if isinstance(item, AssistantMessageItem):
+                self.item = item
+                self.parts = []
+        elif kind == "thread.item.done":
+            item = event.item  # type: ignore[union-attr]
+            if item.id == FAKE_RESPONSES_ID:
+                if item.type == "client_tool_call":
+                    item.id = new_id("tool_call")
+                else:
+                    item.id = self.current or new_id("message")
+            if isinstance(item, AssistantMessageItem):
+                self.last_text = "".join(part.text for part in item.content)
+                self.item = None
+                self.current = None
+                self.parts = []
+
+    def partial_message(self, thread_id: str) -> AssistantMessageItem | None:
+        """The unfinished answer, closed with the text streamed so far (None when nothing was)."""
+        if self.item is None:
+            return None
+        text = "".join(self.parts)
+        if not text:
+            return None
+        return AssistantMessageItem(
+            id=self.item.id,
+            thread_id=thread_id,
+            created_at=self.item.created_at,
+            content=[AssistantMessageContent(text=text)],
+        )
+
+
+def _output_text(output: list[Any]) -> str:
+    texts: list[str] = []
+    for item in output:
+        for part in getattr(item, "content", None) or []:
+            text = getattr(part, "text", None)
+            if isinstance(text, str):
+                texts.append(text)
+    return "".join(texts)

@@ -63,6 +63,22 @@ MIGRATIONS: Sequence[tuple[int, str, str]] = (
         CREATE TABLE health (id INTEGER PRIMARY KEY, checked_at TIMESTAMPTZ NOT NULL);
         """,
     ),
+    (
+        4,
+        "model token usage",
+        """
+        CREATE TABLE usage (
+            tenant VARCHAR NOT NULL,
+            user_id VARCHAR NOT NULL,
+            alias VARCHAR NOT NULL,
+            thread_id VARCHAR NOT NULL,
+            input_tokens BIGINT NOT NULL,
+            output_tokens BIGINT NOT NULL,
+            "at" TIMESTAMPTZ NOT NULL
+        );
+        CREATE INDEX usage_owner ON usage (tenant, user_id, "at");
+        """,
+    ),
 )
 
 

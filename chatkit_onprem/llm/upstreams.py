@@ -1,0 +1,97 @@
+"""One ``AsyncOpenAI`` client per configured upstream, built on ``httpx2``.
+
+Facts that shape this module (ARCHITECTURE §4):
+
+* openai 3.x runs on ``httpx2``; a custom CA and a client certificate go in an
+  ``ssl.SSLContext`` (``verify=<path>`` is deprecated and cannot carry a cert);
+* an explicit ``proxy=`` on the *client* also proxies loopback and ignores
+  ``NO_PROXY``. Each upstream therefore gets its own transport (direct or
+  through its own proxy) mounted for every URL, with ``trust_env=False`` so no
+  ``HTTP(S)_PROXY`` / ``SSL_CERT_FILE`` variable changes where calls go:
+  the config file alone decides (one upstream direct, another proxied);
+* retries on connection errors, 408, 429 and 5xx, honouring ``Retry-After``,
+  are the openai client's own (exponential backoff 0.5 s → 8 s with jitter).
+"""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+
+import httpx2
+from openai import AsyncOpenAI
+
+from chatkit_onprem.config import UpstreamSettings
+
+#: The openai client refuses to start without a key; upstreams that need none get this.
+NO_KEY = "not-needed"
+
+
+def ssl_context(settings: UpstreamSettings) -> ssl.SSLContext:
+    """System trust store, or the configured CA bundle; plus the client certificate for mTLS."""
+    cafile = str(settings.ca_bundle) if settings.ca_bundle else None
+    context = ssl.create_default_context(cafile=cafile)
+    if settings.client_cert is not None:
+        context.load_cert_chain(
+            str(settings.client_cert), str(settings.client_key) if settings.client_key else None
+        )
+    return context
+
+
+def http_client(settings: UpstreamSettings) -> httpx2.AsyncClient:
+    context = ssl_context(settings)
+    proxy: httpx2.Proxy | None = None
+    if settings.proxy is not None:
+        auth = None
+        if settings.proxy.username is not None:
+            password = settings.proxy.password.get_secret_value() if settings.proxy.password else ""
+            auth = (settings.proxy.username, password)
+        # An https proxy is verified with the same trust store as the upstream.
+        proxy = httpx2.Proxy(settings.proxy.url, auth=auth, ssl_context=context)
+    transport = httpx2.AsyncHTTPTransport(
+        verify=context,
+        proxy=proxy,
+        trust_env=False,
+        limits=httpx2.Limits(max_connections=1000, max_keepalive_connections=200, keepalive_expiry=30),
+    )
+    timeouts = settings.timeouts
+    return httpx2.AsyncClient(
+        mounts={"all://": transport},
+        trust_env=False,
+        timeout=httpx2.Timeout(timeouts.read, connect=timeouts.connect, pool=timeouts.connect),
+        follow_redirects=False,
+    )
+
+
+@dataclass(slots=True)
+class Upstream:
+    """A configured endpoint and the one client that reaches it."""
+
+    name: str
+    settings: UpstreamSettings
+    client: AsyncOpenAI
+
+    @classmethod
+    def build(cls, name: str, settings: UpstreamSettings) -> Upstream:
+        key = settings.api_key.get_secret_value() if settings.api_key else NO_KEY
+        client = AsyncOpenAI(
+            api_key=key,
+            base_url=settings.base_url,
+            default_headers=settings.headers or None,
+            max_retries=settings.max_retries,
+            timeout=httpx2.Timeout(settings.timeouts.read, connect=settings.timeouts.connect),
+            http_client=http_client(settings),
+            # No organisation/project headers, no websocket transport: plain HTTP only.
+            organization=None,
+            project=None,
+        )
+        return cls(name=name, settings=settings, client=client)
+
+    @property
+    def route(self) -> str:
+        """Where calls go, for operator messages (never the credentials)."""
+        via = f" via proxy {self.settings.proxy.url}" if self.settings.proxy else ""
+        return f"{self.settings.base_url}{via}"
+
+    async def close(self) -> None:
+        await self.client.close()

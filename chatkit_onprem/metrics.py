@@ -1,0 +1,48 @@
+"""Prometheus metrics, in a registry of our own (no default process collectors' surprises).
+
+Label cardinality is bounded by configuration: tenants and aliases, never users,
+threads or request ids. Per-user token accounting lives in the ``usage`` table.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.process_collector import ProcessCollector
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+ProcessCollector(registry=REGISTRY)
+
+TOKENS = Counter(
+    "chatkit_model_tokens",
+    "Model tokens consumed, by tenant, alias and direction (input/output).",
+    ["tenant", "alias", "direction"],
+    registry=REGISTRY,
+)
+TURNS = Counter(
+    "chatkit_turns",
+    "Assistant turns by outcome (ok, upstream_error, cancelled, error).",
+    ["outcome"],
+    registry=REGISTRY,
+)
+UPSTREAM_FAILURES = Counter(
+    "chatkit_upstream_failures",
+    "Failed model calls by alias and kind (unreachable, timeout, rate_limited, proxy, tls, cut, ...).",
+    ["alias", "kind"],
+    registry=REGISTRY,
+)
+FALLBACKS = Counter(
+    "chatkit_model_fallbacks",
+    "Turns answered by a fallback alias, by the alias that answered.",
+    ["alias"],
+    registry=REGISTRY,
+)
+FIRST_EVENT_SECONDS = Histogram(
+    "chatkit_turn_first_event_seconds",
+    "Time from the start of a turn to the first model event passed to the client.",
+    buckets=(0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+    registry=REGISTRY,
+)
+
+
+def render() -> bytes:
+    return generate_latest(REGISTRY)
