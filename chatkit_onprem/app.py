@@ -57,6 +57,7 @@ def create_app(settings: Settings) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         services = Services.build(settings)
         app.state.services = services
+        await services.attachments.start()  # bucket check/creation (a down store only warns), orphan sweep
         if not chain_shutdown_signals(asyncio.get_running_loop(), services.begin_shutdown):
             log.warning("could not hook shutdown signals; streams will not be drained on SIGTERM")
         log.info(
@@ -68,6 +69,7 @@ def create_app(settings: Settings) -> Litestar:
         try:
             yield
         finally:
+            await services.attachments.stop()
             await services.shutdown()
 
     cors = (

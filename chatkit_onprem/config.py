@@ -140,10 +140,94 @@ class LocalBlobSettings(StrictModel):
     path: Path = Field(Path("blobs"), description="Folder, relative to data_dir.")
 
 
+class S3BlobSettings(StrictModel):
+    endpoint: str = Field(
+        "", description="host[:port], or http(s)://host[:port] (the scheme then decides `secure`)."
+    )
+    bucket: str = "chatkit-attachments"
+    region: str | None = Field(None, description="Unset: asked from the server (us-east-1 for most).")
+    access_key: SecretStr | None = Field(None, description="Also access_key_file (a mounted secret).")
+    secret_key: SecretStr | None = Field(None, description="Also secret_key_file (a mounted secret).")
+    secure: bool = Field(True, description="TLS to the object store.")
+    ca_bundle: Path | None = Field(None, description="PEM file of CAs to trust (internal CA); unset: system.")
+    path_style: bool = Field(True, description="Path-style URLs (MinIO, Ceph, Garage); false: virtual-host.")
+    create_bucket: bool = Field(True, description="Create the bucket at start-up when it is missing.")
+    connect_timeout_seconds: float = Field(3.0, gt=0)
+    read_timeout_seconds: float = Field(30.0, gt=0)
+    retries: int = Field(1, ge=0, le=10, description="Retries of failed requests (connection errors, 5xx).")
+
+    @model_validator(mode="after")
+    def _scheme(self) -> S3BlobSettings:
+        match = re.match(r"^(https?)://", self.endpoint)
+        if match:
+            self.secure = match.group(1) == "https"
+            self.endpoint = self.endpoint[match.end() :]
+        self.endpoint = self.endpoint.rstrip("/")
+        if "/" in self.endpoint:
+            raise ValueError("blobs.s3.endpoint: give host[:port] only, no path")
+        return self
+
+
+class PreviewSettings(StrictModel):
+    mode: Literal["signed_url", "data_url"] = Field(
+        "signed_url",
+        description="signed_url: absolute, HMAC-signed, expiring link to a thumbnail; "
+        "data_url: the thumbnail inline in the attachment (no link to leak).",
+    )
+    max_side_pixels: int = Field(256, ge=16, le=2048, description="Longest side of a thumbnail.")
+    ttl_seconds: int = Field(3600, ge=60, description="How long a signed preview link works.")
+
+
+class BlobEncryptionSettings(StrictModel):
+    key: SecretStr | None = Field(
+        None,
+        description="Base64 of 32 random bytes (also key_file). Development: generated once under "
+        "data_dir/keys. Production: required.",
+    )
+    key_id: str | None = Field(None, description="Name stored with each object; unset: derived from the key.")
+    chunk_bytes: int = Field(64 * 1024, ge=4096, le=16 * 1024 * 1024, description="AES-GCM chunk size.")
+
+
+_DEFAULT_TYPES = [
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "application/pdf",
+    "text/plain",
+    "text/csv",
+    "text/markdown",
+    "application/json",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+]
+
+
 class BlobSettings(StrictModel):
-    backend: Literal["local"] = "local"
+    backend: Literal["local", "s3"] = "local"
     local: LocalBlobSettings = Field(default_factory=LocalBlobSettings)
+    s3: S3BlobSettings = Field(default_factory=S3BlobSettings)
     max_file_bytes: int = Field(20 * 1024 * 1024, ge=1)
+    user_quota_bytes: int = Field(1024 * 1024 * 1024, ge=1, description="Bytes one user may keep stored.")
+    allowed_types: list[str] = Field(
+        default_factory=lambda: list(_DEFAULT_TYPES),
+        description="Types accepted, as detected from the content (the declared type is not trusted).",
+    )
+    previews: PreviewSettings = Field(default_factory=PreviewSettings)
+    encryption: BlobEncryptionSettings = Field(default_factory=BlobEncryptionSettings)
+    orphan_max_age_seconds: int = Field(
+        86400, ge=1, description="Uploads never attached to a message are deleted after this long."
+    )
+    orphan_sweep_interval_seconds: int = Field(
+        3600, ge=0, description="How often the server collects orphans; 0: never (admin CLI only)."
+    )
+
+    @model_validator(mode="after")
+    def _s3_needs_endpoint(self) -> BlobSettings:
+        if self.backend == "s3" and not self.s3.endpoint:
+            raise ValueError("blobs.s3.endpoint is required when blobs.backend is 's3'")
+        return self
 
 
 class ScriptedModelSettings(StrictModel):
@@ -358,6 +442,14 @@ class Settings(BaseSettings):
                 "server.public_url: required in production (absolute upload/preview URLs "
                 "must not be derived from a client-supplied Host header)"
             )
+        if self.blobs.encryption.key is None:
+            problems.append(
+                "blobs.encryption.key: required in production (set blobs.encryption.key_file or "
+                "CHATKIT_ONPREM_BLOBS__ENCRYPTION__KEY_FILE to a file with base64 of 32 random bytes); "
+                "a generated development key would sit next to the data it protects"
+            )
+        if self.blobs.backend == "s3" and not self.blobs.s3.secure:
+            problems.append("blobs.s3.secure: must be true in production (credentials and data in clear)")
         return problems
 
 

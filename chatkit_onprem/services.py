@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from chatkit_onprem.auth import Authenticator
-from chatkit_onprem.blobs import BlobBackend, LocalBlobBackend
-from chatkit_onprem.chat.attachments import OnPremAttachmentStore
+from chatkit_onprem.blobs import BlobBackend, blob_backend
+from chatkit_onprem.chat.attachments import OnPremAttachmentStore, PreviewRefreshingStore
 from chatkit_onprem.chat.protocol import ChatKitEndpoint, StreamRegistry
 from chatkit_onprem.chat.server import OnPremChatKitServer
 from chatkit_onprem.config import Settings
+from chatkit_onprem.crypto import load_key_provider
 from chatkit_onprem.llm.provider import AliasModelProvider
 from chatkit_onprem.llm.usage import UsageRecorder
 from chatkit_onprem.logging import get_logger
@@ -44,9 +46,15 @@ class Services:
         )
         try:
             apply_migrations(db)
-            store = DuckDBStore(db, max_page_size=settings.store.max_page_size)
-            blobs = LocalBlobBackend(settings.local_blob_path)
-            attachments = OnPremAttachmentStore(store, blobs, max_file_bytes=settings.blobs.max_file_bytes)
+            store = PreviewRefreshingStore(db, max_page_size=settings.store.max_page_size)
+            blobs = blob_backend(settings)
+            keys = load_key_provider(
+                settings.blobs.encryption.key.get_secret_value() if settings.blobs.encryption.key else None,
+                settings.blobs.encryption.key_id,
+                settings.resolve(Path("keys/blob.key")),
+            )
+            attachments = OnPremAttachmentStore(store, blobs, settings=settings.blobs, keys=keys)
+            store.attachments = attachments  # preview links are re-signed on every read
             server = OnPremChatKitServer(
                 store,
                 attachments,

@@ -13,6 +13,10 @@ class BlobNotFoundError(LookupError):
     pass
 
 
+class BlobUnavailableError(RuntimeError):
+    """The object store cannot be reached or refuses service; uploads answer 503."""
+
+
 class BlobTooLargeError(ValueError):
     def __init__(self, limit: int) -> None:
         super().__init__(f"file is larger than the {limit} byte limit")
@@ -30,12 +34,20 @@ class BlobBackend(Protocol):
         """Stream the object's bytes; raise ``BlobNotFoundError`` if absent."""
         ...
 
+    async def get_bytes(self, key: str, *, max_bytes: int) -> bytes:
+        """The whole (small) object; ``BlobTooLargeError`` above ``max_bytes``."""
+        ...
+
     async def delete(self, key: str) -> None:
         """Remove the object (every version, where the store keeps versions)."""
         ...
 
     async def check(self) -> None:
         """Raise if the backend cannot serve requests (readiness)."""
+        ...
+
+    async def start(self) -> None:
+        """Prepare at start-up (e.g. check or create the bucket); may raise ``BlobUnavailableError``."""
         ...
 
 

@@ -57,6 +57,14 @@ class LocalBlobBackend:
             while chunk := await handle.read(CHUNK):
                 yield chunk
 
+    async def get_bytes(self, key: str, *, max_bytes: int) -> bytes:
+        out = bytearray()
+        async for chunk in self.get(key):
+            out += chunk
+            if len(out) > max_bytes:
+                raise BlobTooLargeError(max_bytes)
+        return bytes(out)
+
     async def delete(self, key: str) -> None:
         path = self._path(key)
         await anyio.to_thread.run_sync(lambda: path.unlink(missing_ok=True))
@@ -64,3 +72,6 @@ class LocalBlobBackend:
     async def check(self) -> None:
         probe = self.root / ".incoming" / ".ready"
         await anyio.to_thread.run_sync(probe.write_bytes, b"ok")
+
+    async def start(self) -> None:
+        await self.check()

@@ -2,17 +2,24 @@
 
 ``POST /files/{id}`` receives the bytes of a two-phase upload (raw body or a
 multipart ``file`` field); ``POST /files`` is the direct-upload strategy;
-``GET /files/{id}`` streams the bytes back to their owner.
+``GET /files/{id}`` streams the decrypted bytes back to their owner;
+``GET /files/{id}/preview?exp=&sig=`` serves an image thumbnail to whoever
+holds the signed, expiring link (a browser ``<img>`` cannot send our auth header).
+
+Uploads stream: a raw body is read chunk by chunk; a multipart body is parsed
+by Litestar first (it caps the body at the route's limit).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import quote
 
 from litestar import Request, Response, Router, get, post
 from litestar.response import Stream
 
+from chatkit_onprem.chat.content import IMAGE_TYPES, safe_name
 from chatkit_onprem.context import RequestContext
 from chatkit_onprem.errors import ApiError
 from chatkit_onprem.services import Services
@@ -45,6 +52,13 @@ def _serialize(attachment: Any) -> bytes:
     return data
 
 
+def _disposition(kind: str, name: str) -> str:
+    """RFC 6266 with an ASCII fallback and the exact name in ``filename*``."""
+    clean = safe_name(name)
+    ascii_name = clean.encode("ascii", "replace").decode().replace("?", "_").replace('"', "_")
+    return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(clean)}"
+
+
 def file_router(max_file_bytes: int) -> Router:
     cap = max_file_bytes + _MULTIPART_SLACK
 
@@ -66,16 +80,33 @@ def file_router(max_file_bytes: int) -> Router:
 
     @get("/files/{attachment_id:str}")
     async def download(attachment_id: str, services: Services, caller: RequestContext) -> Stream:
+        # The whole object is authenticated before this returns: a tampered one is an error, not a 200.
         record, body = await services.attachments.download(attachment_id, caller)
-        inline = record.mime_type in ("image/png", "image/jpeg", "image/gif", "image/webp")
+        inline = record.mime_type in IMAGE_TYPES
+        headers = {
+            "Content-Disposition": _disposition("inline" if inline else "attachment", record.name),
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, no-store",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+        }
+        size = (record.metadata or {}).get("size")
+        if isinstance(size, int):
+            headers["Content-Length"] = str(size)
         return Stream(
-            body,
-            media_type=record.mime_type if inline else "application/octet-stream",
+            body, media_type=record.mime_type if inline else "application/octet-stream", headers=headers
+        )
+
+    @get("/files/{attachment_id:str}/preview")
+    async def preview(attachment_id: str, services: Services, exp: int, sig: str) -> Response[bytes]:
+        data = await services.attachments.preview(attachment_id, exp, sig)
+        return Response(
+            data,
+            media_type="image/webp",
             headers={
-                "Content-Disposition": f'{"inline" if inline else "attachment"}; filename="{record.name}"',
                 "X-Content-Type-Options": "nosniff",
-                "Cache-Control": "private, no-store",
+                "Cache-Control": "private, max-age=300",
+                "Content-Security-Policy": "default-src 'none'; sandbox",
             },
         )
 
-    return Router(path="/", route_handlers=[upload_two_phase, upload_direct, download])
+    return Router(path="/", route_handlers=[upload_two_phase, upload_direct, download, preview])

@@ -64,6 +64,23 @@ MIGRATIONS: Sequence[tuple[int, str, str]] = (
         """,
     ),
     (
+        3,
+        "blob objects (upload bookkeeping: quota, orphans, preview owner)",
+        """
+        CREATE TABLE blob_objects (
+            attachment_id VARCHAR PRIMARY KEY,
+            tenant VARCHAR NOT NULL,
+            user_id VARCHAR NOT NULL,
+            state VARCHAR NOT NULL,
+            size BIGINT NOT NULL,
+            has_preview BOOLEAN NOT NULL,
+            key_id VARCHAR NOT NULL,
+            created_at TIMESTAMPTZ NOT NULL
+        );
+        CREATE INDEX blob_objects_owner ON blob_objects (tenant, user_id);
+        """,
+    ),
+    (
         4,
         "model token usage",
         """

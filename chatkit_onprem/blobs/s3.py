@@ -1,0 +1,159 @@
+"""Blobs in an S3-compatible store (MinIO, SeaweedFS, Garage, Ceph RGW) through the ``minio`` client.
+
+The client is synchronous; every call runs in a worker thread. An upload is
+spooled (as ciphertext) to a temporary file first and sent with one PUT of
+known length, so a client that disconnects midway leaves nothing in the bucket.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import AsyncIterable, AsyncIterator, Callable
+from typing import Any, TypeVar
+
+import anyio
+import certifi
+import urllib3
+from minio import Minio
+from minio.error import MinioException, S3Error
+from urllib3.exceptions import HTTPError as Urllib3Error
+
+from chatkit_onprem.blobs.base import BlobNotFoundError, BlobTooLargeError, BlobUnavailableError
+from chatkit_onprem.config import S3BlobSettings
+
+CHUNK = 256 * 1024
+SPOOL_IN_MEMORY = 1024 * 1024
+# One PUT up to this size (S3 allows 5 GiB); larger goes multipart, which minio aborts on failure.
+PART_SIZE = 512 * 1024 * 1024
+_MISSING = {"NoSuchKey", "NoSuchVersion"}
+
+T = TypeVar("T")
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, S3Error):
+        return f"object store refused the request: {exc.code} ({exc.message})"
+    return f"object store unreachable: {type(exc).__name__}"
+
+
+class S3BlobBackend:
+    name = "s3"
+
+    def __init__(self, settings: S3BlobSettings) -> None:
+        self.settings = settings
+        self.bucket = settings.bucket
+        http = urllib3.PoolManager(
+            timeout=urllib3.Timeout(
+                connect=settings.connect_timeout_seconds, read=settings.read_timeout_seconds
+            ),
+            maxsize=16,
+            cert_reqs="CERT_REQUIRED",
+            ca_certs=str(settings.ca_bundle) if settings.ca_bundle else certifi.where(),
+            retries=urllib3.Retry(
+                total=settings.retries,
+                backoff_factor=0.2,
+                status_forcelist=[500, 502, 503, 504],
+                allowed_methods=None,  # every method: PUTs of whole objects are idempotent
+                raise_on_status=False,
+            ),
+        )
+        self.client = Minio(
+            settings.endpoint,
+            access_key=settings.access_key.get_secret_value() if settings.access_key else None,
+            secret_key=settings.secret_key.get_secret_value() if settings.secret_key else None,
+            secure=settings.secure,
+            region=settings.region,
+            http_client=http,
+        )
+        if not settings.path_style:
+            self.client.enable_virtual_style_endpoint()  # type: ignore[no-untyped-call]
+
+    async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        def run() -> T:
+            return fn(*args, **kwargs)
+
+        try:
+            return await anyio.to_thread.run_sync(run)
+        except S3Error as exc:
+            if exc.code in _MISSING:
+                raise BlobNotFoundError(exc.object_name or "") from None
+            raise BlobUnavailableError(_describe(exc)) from exc
+        except (MinioException, Urllib3Error, OSError) as exc:
+            raise BlobUnavailableError(_describe(exc)) from exc
+
+    # --- lifecycle ------------------------------------------------------
+    async def start(self) -> None:
+        """Check the bucket exists; create it when allowed."""
+        if await self._call(self.client.bucket_exists, self.bucket):
+            return
+        if not self.settings.create_bucket:
+            raise BlobUnavailableError(
+                f"bucket {self.bucket!r} does not exist and blobs.s3.create_bucket is false"
+            )
+        try:
+            await self._call(self.client.make_bucket, self.bucket, self.settings.region)
+        except BlobUnavailableError:
+            if not await self._call(self.client.bucket_exists, self.bucket):  # lost a race: fine
+                raise
+
+    async def check(self) -> None:
+        if not await self._call(self.client.bucket_exists, self.bucket):
+            await self.start()  # creates it when allowed, else says why
+
+    # --- objects --------------------------------------------------------
+    async def put(self, key: str, chunks: AsyncIterable[bytes], *, max_bytes: int) -> int:
+        spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115 - closed below
+        try:
+            size = 0
+            async for chunk in chunks:
+                size += len(chunk)
+                if size > max_bytes:
+                    raise BlobTooLargeError(max_bytes)
+                await anyio.to_thread.run_sync(spool.write, chunk)
+            spool.seek(0)
+            await self._call(
+                self.client.put_object,
+                self.bucket,
+                key,
+                spool,
+                size,
+                content_type="application/octet-stream",
+                part_size=PART_SIZE,
+            )
+            return size
+        finally:
+            spool.close()
+
+    async def get(self, key: str) -> AsyncIterator[bytes]:
+        response = await self._call(self.client.get_object, self.bucket, key)
+        try:
+            while True:
+                chunk = await self._call(response.read, CHUNK)
+                if not chunk:
+                    break
+                yield chunk
+        finally:
+            response.close()
+            response.release_conn()
+
+    async def get_bytes(self, key: str, *, max_bytes: int) -> bytes:
+        out = bytearray()
+        async for chunk in self.get(key):
+            out += chunk
+            if len(out) > max_bytes:
+                raise BlobTooLargeError(max_bytes)
+        return bytes(out)
+
+    async def delete(self, key: str) -> None:
+        """Remove every version and delete marker of ``key`` (plain delete when unversioned)."""
+
+        def remove_all() -> int:
+            removed = 0
+            for obj in self.client.list_objects(self.bucket, prefix=key, include_version=True):
+                if obj.object_name != key:
+                    continue  # a longer key sharing the prefix
+                self.client.remove_object(self.bucket, key, version_id=obj.version_id)
+                removed += 1
+            return removed
+
+        await self._call(remove_all)

@@ -1,0 +1,101 @@
+"""The object store goes down and comes back: uploads 503 with a clear message, chat keeps working."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import httpx
+
+from tests.support.client import ChatKitClient, errors
+from tests.uploads.support import MotoS3, png_bytes, s3_config, upload_direct, upload_two_phase
+
+
+def wait_ready(url: str, want: int, timeout: float = 15) -> httpx.Response:
+    deadline = time.monotonic() + timeout
+    while True:
+        response = httpx.get(f"{url}/readyz", timeout=10)
+        if response.status_code == want or time.monotonic() > deadline:
+            return response
+        time.sleep(0.2)
+
+
+def test_store_down_and_back(make_server, moto: MotoS3) -> None:
+    server = make_server(s3_config(moto, "down-and-back", orphan_sweep_interval_seconds=0))
+    alice = ChatKitClient(server.url)
+    kept = upload_direct(alice, "kept.png", png_bytes(), "image/png").json()
+    created = alice.call("attachments.create", {"name": "n.txt", "size": 5, "mime_type": "text/plain"})
+
+    moto.stop()
+    try:
+        ready = wait_ready(server.url, 503)
+        assert ready.status_code == 503
+        assert ready.json()["checks"]["blobs"].startswith(
+            "failing: BlobUnavailableError: object store unreachable"
+        )
+        assert ready.json()["checks"]["store"] == "ok"
+
+        for response in (
+            upload_direct(alice, "a.txt", b"hello\n", "text/plain"),
+            alice.http.post(
+                f"/files/{created['id']}", content=b"hello", headers={"content-type": "text/plain"}
+            ),
+            alice.http.get(f"/files/{kept['id']}"),
+        ):
+            assert response.status_code == 503, response.text
+            error = response.json()["error"]
+            assert error["code"] == "object_store_unavailable"
+            assert "chat keeps working" in error["message"]
+            assert response.headers["retry-after"] == "10"
+
+        # Chat does not depend on the object store.
+        thread_id, events = alice.create_thread("hello while the store is down")
+        assert not errors(events)
+        assert alice.call("threads.get_by_id", {"thread_id": thread_id})["id"] == thread_id
+        # Deleting an attachment needs the store: refused with 503, the record kept for a retry.
+        assert alice.post("attachments.delete", {"attachment_id": kept["id"]}).status_code == 503
+    finally:
+        moto.start()  # same port: the server's endpoint works again
+
+    assert wait_ready(server.url, 200).status_code == 200
+    assert alice.http.get(f"/files/{kept['id']}").content == png_bytes()
+    retried = alice.http.post(
+        f"/files/{created['id']}", content=b"hello", headers={"content-type": "text/plain"}
+    )
+    assert retried.status_code == 200, retried.text  # the failed attempt left no reservation behind
+    _, fresh = upload_two_phase(alice, "after.txt", b"back again\n", "text/plain")
+    assert fresh.status_code == 200, fresh.text
+
+
+def test_server_starts_with_the_store_down_and_creates_the_bucket_later(make_server) -> None:
+    s3 = MotoS3().start()
+    s3.stop()  # its port is known, nothing listens there yet
+    server = make_server(s3_config(s3, "late-bucket", orphan_sweep_interval_seconds=0), start=False)
+    seen: list[httpx.Response] = []
+
+    def store_comes_up() -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not seen:
+            try:
+                seen.append(httpx.get(f"{server.url}/readyz", timeout=5))
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        s3.start()
+
+    helper = threading.Thread(target=store_comes_up)
+    helper.start()
+    try:
+        server.start()  # returns once /readyz says 200: after the store came up
+    finally:
+        helper.join()
+        s3_client = s3.client()
+    try:
+        assert seen and seen[0].status_code == 503
+        assert "object store unreachable" in seen[0].json()["checks"]["blobs"]
+        assert "object store not ready at start-up" in server.log()
+        assert s3_client.bucket_exists("late-bucket")
+        alice = ChatKitClient(server.url)
+        assert upload_direct(alice, "a.txt", b"hello\n", "text/plain").status_code == 200
+    finally:
+        server.stop()
+        s3.stop()
