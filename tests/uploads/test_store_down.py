@@ -99,3 +99,44 @@ def test_server_starts_with_the_store_down_and_creates_the_bucket_later(make_ser
     finally:
         server.stop()
         s3.stop()
+
+
+def test_thread_deleted_while_the_store_is_down_is_cleaned_up_when_it_is_back(
+    make_server, moto: MotoS3
+) -> None:
+    bucket = "deferred-delete"
+    server = make_server(s3_config(moto, bucket, orphan_max_age_seconds=1, orphan_sweep_interval_seconds=1))
+    alice = ChatKitClient(server.url)
+    attachment_id = upload_direct(alice, "p.png", png_bytes(seed=5), "image/png").json()["id"]
+    thread_id, _ = alice.create_thread("placeholder")
+    events = alice.stream(
+        "threads.add_user_message",
+        {
+            "thread_id": thread_id,
+            "input": {
+                "content": [{"type": "input_text", "text": "pic"}],
+                "attachments": [attachment_id],
+                "inference_options": {},
+            },
+        },
+    )
+    assert not errors(events)
+    s3 = moto.client()
+    assert any(attachment_id in o.object_name for o in s3.list_objects(bucket, recursive=True))
+
+    moto.stop()
+    try:
+        # The thread goes at once; its objects cannot, and are left to the sweep.
+        assert alice.call("threads.delete", {"thread_id": thread_id}) == {}
+        time.sleep(2.5)  # sweeps run meanwhile and pause on the unavailable store
+        assert "orphan sweep paused" in server.log()
+    finally:
+        moto.start()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        names = [o.object_name for o in s3.list_objects(bucket, recursive=True, include_version=True)]
+        if not any(attachment_id in n for n in names):
+            break
+        time.sleep(0.5)
+    else:
+        raise AssertionError(f"objects of the deleted thread are still in the bucket: {names}")
