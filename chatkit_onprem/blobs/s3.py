@@ -31,9 +31,12 @@ T = TypeVar("T")
 
 
 def _describe(exc: BaseException) -> str:
+    """Why, for readiness and 503 bodies: the cause (refused, TLS, timeout), never credentials."""
     if isinstance(exc, S3Error):
         return f"object store refused the request: {exc.code} ({exc.message})"
-    return f"object store unreachable: {type(exc).__name__}"
+    reason = getattr(exc, "reason", None) or exc
+    detail = str(reason).split(": ", 1)[-1] if isinstance(reason, Exception) else str(reason)
+    return f"object store unreachable: {type(reason).__name__}: {detail}"[:240]
 
 
 class S3BlobBackend:
