@@ -69,6 +69,11 @@ def configure_logging(
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # openai-agents logs model and tool payloads at DEBUG unless told not to; ours decides.
+    from agents import _debug as agents_debug
+
+    agents_debug.DONT_LOG_MODEL_DATA = not log_content
+    agents_debug.DONT_LOG_TOOL_DATA = not log_content
     # The chatkit library logs every request op at INFO; keep it at WARNING unless debugging.
     for noisy in ("chatkit", "openai", "httpx", "httpcore", "openai.agents"):
         logging.getLogger(noisy).setLevel(logging.WARNING if level != "debug" else logging.DEBUG)

@@ -51,7 +51,9 @@ def thread(thread_id: str = "thr_1", created_at: datetime = T0) -> ThreadMetadat
     return ThreadMetadata(id=thread_id, created_at=created_at)
 
 
-def message(item_id: str, thread_id: str = "thr_1", at: datetime = T0, text: str = "hi") -> AssistantMessageItem:
+def message(
+    item_id: str, thread_id: str = "thr_1", at: datetime = T0, text: str = "hi"
+) -> AssistantMessageItem:
     return AssistantMessageItem(
         id=item_id, thread_id=thread_id, created_at=at, content=[AssistantMessageContent(text=text)]
     )
@@ -210,7 +212,9 @@ def test_every_query_is_scoped_to_tenant_and_user(store: DuckDBStore) -> None:
     run(scenario())
 
 
-def test_delete_thread_removes_items_feedback_and_attachment_records(store: DuckDBStore, db: Database) -> None:
+def test_delete_thread_removes_items_feedback_and_attachment_records(
+    store: DuckDBStore, db: Database
+) -> None:
     async def scenario() -> list[str]:
         await store.save_thread(thread(), ALICE)
         user = UserMessageItem(
@@ -257,8 +261,10 @@ def test_a_failing_write_does_not_take_its_batch_down(store: DuckDBStore) -> Non
 
     async def scenario() -> None:
         await store.save_thread(thread(), ALICE)
-        good = [store.add_thread_item("thr_1", message(f"g{n}", at=T0 + timedelta(seconds=n)), ALICE)
-                for n in range(20)]
+        good = [
+            store.add_thread_item("thr_1", message(f"g{n}", at=T0 + timedelta(seconds=n)), ALICE)
+            for n in range(20)
+        ]
         bad = store.add_thread_item("thr_missing", message("x"), ALICE)
         results = await asyncio.gather(*good[:10], bad, *good[10:], return_exceptions=True)
         assert isinstance(results[10], NotFoundError)
@@ -282,7 +288,9 @@ def test_migrations_are_idempotent_and_refuse_a_newer_schema(tmp_path: Path) -> 
     database = Database(path)
     assert apply_migrations(database) == MIGRATIONS[-1][0]
     assert apply_migrations(database) == MIGRATIONS[-1][0]
-    database.write_sync(lambda cur: cur.execute("INSERT INTO schema_migrations VALUES (999, 'future', now())"))
+    database.write_sync(
+        lambda cur: cur.execute("INSERT INTO schema_migrations VALUES (999, 'future', now())")
+    )
     with pytest.raises(SchemaTooNewError):
         apply_migrations(database)
     database.close()

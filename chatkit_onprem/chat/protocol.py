@@ -12,6 +12,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -19,6 +21,7 @@ from typing import Any
 from chatkit.types import (
     ChatKitReq,
     ErrorEvent,
+    InputTranscribeReq,
     NonStreamingReq,
     StreamingReq,
     ThreadMetadata,
@@ -136,6 +139,11 @@ class ChatKitEndpoint:
     async def respond_json(self, request: ChatKitReq, context: RequestContext) -> bytes:
         if isinstance(request, ThreadsSyncCustomActionReq):
             await self._writable_thread(request.params.thread_id, context)
+        if isinstance(request, InputTranscribeReq):
+            try:  # the library decodes leniently: junk would become empty audio
+                base64.b64decode(request.params.audio_base64, validate=True)
+            except binascii.Error:
+                raise ApiError(400, "invalid_params", "audio_base64 is not valid base64") from None
         if isinstance(request, ThreadsDeleteReq):
             # Records go in one transaction; then the bytes they pointed at.
             removed = await self.server.store.delete_thread_returning_attachments(

@@ -13,7 +13,8 @@ Protocol details this implementation owes the library (ARCHITECTURE §4):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -34,6 +35,7 @@ from chatkit_onprem.store.codec import PayloadCodec, PlainCodec
 from chatkit_onprem.store.database import Cursor, Database
 
 _ITEM = TypeAdapter[ThreadItem](ThreadItem)
+_UPSERT_CHUNK = 200
 _ATTACHMENT = TypeAdapter[Attachment](Attachment)
 Order = Literal["asc", "desc"]
 
@@ -221,41 +223,59 @@ class DuckDBStore(Store[RequestContext]):
         await self.save_item(thread_id, item, context)
 
     async def save_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
-        await self.db.write(self._item_writer(thread_id, [item], context))
+        await self.save_items(thread_id, [item], context)
 
     async def save_items(self, thread_id: str, items: Iterable[ThreadItem], context: RequestContext) -> None:
-        """Upsert several items in one transaction (all or none)."""
-        await self.db.write(self._item_writer(thread_id, list(items), context))
-
-    def _item_writer(
-        self, thread_id: str, items: list[ThreadItem], context: RequestContext
-    ) -> Callable[[Cursor], None]:
-        rows = []
+        """Upsert items (all or none); concurrent callers' upserts share one statement."""
+        rows: list[tuple[str, str, datetime, bytes]] = []
         for item in items:
             item = item.model_copy(update={"created_at": to_utc(item.created_at)})
             rows.append((item.id, item.type, item.created_at, self._encode("items", item.id, item)))
+        await self.db.write_grouped(self._upsert_item_runs, _ItemUpsert(thread_id, context, rows))
 
-        def write(cur: Cursor) -> None:
-            _require_thread(cur, thread_id, context)
-            for item_id, item_type, created_at, payload in rows:
-                cur.execute(
-                    "INSERT INTO items (thread_id, id, tenant, user_id, type, created_at, seq, payload)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-                    " ON CONFLICT (thread_id, id) DO UPDATE SET type = excluded.type,"
-                    " payload = excluded.payload",
-                    [
-                        thread_id,
+    def _upsert_item_runs(self, cur: Cursor, requests: list[_ItemUpsert]) -> list[Any]:
+        """Writer thread: one ownership query and one multi-row upsert for a run of requests."""
+        thread_ids = sorted({r.thread_id for r in requests})
+        owned = {
+            tuple(row)
+            for row in cur.execute(
+                "SELECT id, tenant, user_id FROM threads WHERE list_contains(?, id)", [thread_ids]
+            ).fetchall()
+        }
+        outcomes: list[Any] = []
+        merged: dict[tuple[str, str], list[Any]] = {}  # last write of an id wins
+        for request in requests:
+            ctx = request.context
+            if (request.thread_id, ctx.tenant, ctx.user) not in owned:
+                outcomes.append(NotFoundError(f"thread {request.thread_id} not found"))
+                continue
+            for item_id, item_type, created_at, payload in request.rows:
+                key = (request.thread_id, item_id)
+                if key in merged:
+                    merged[key][4], merged[key][7] = item_type, payload
+                else:
+                    merged[key] = [
+                        request.thread_id,
                         item_id,
-                        context.tenant,
-                        context.user,
+                        ctx.tenant,
+                        ctx.user,
                         item_type,
                         created_at,
                         self._next_seq(),
                         payload,
-                    ],
-                )
-
-        return write
+                    ]
+            outcomes.append(None)
+        values = list(merged.values())
+        for chunk in range(0, len(values), _UPSERT_CHUNK):
+            part = values[chunk : chunk + _UPSERT_CHUNK]
+            cur.execute(
+                "INSERT INTO items (thread_id, id, tenant, user_id, type, created_at, seq, payload) VALUES "
+                + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(part))
+                + " ON CONFLICT (thread_id, id) DO UPDATE SET type = excluded.type,"
+                " payload = excluded.payload",
+                [value for row in part for value in row],
+            )
+        return outcomes
 
     async def load_item(self, thread_id: str, item_id: str, context: RequestContext) -> ThreadItem:
         def query(cur: Cursor) -> Any:
@@ -364,6 +384,13 @@ class DuckDBStore(Store[RequestContext]):
             )
 
         await self.db.write(write)
+
+
+@dataclass(frozen=True, slots=True)
+class _ItemUpsert:
+    thread_id: str
+    context: RequestContext
+    rows: list[tuple[str, str, datetime, bytes]]
 
 
 def _max_seq(cur: Cursor) -> int:

@@ -44,10 +44,16 @@ class DatabaseClosedError(RuntimeError):
     """The database is shutting down; no new work is accepted."""
 
 
+GroupHandler = Callable[[Cursor, list[Any]], list[Any]]
+"""Runs a run of same-kind writes at once; returns one result (or exception instance) each."""
+
+
 @dataclass(slots=True)
 class _Write:
-    fn: Callable[[Cursor], Any]
+    fn: Callable[[Cursor], Any] | None
     future: Future[Any]
+    group: GroupHandler | None = None
+    request: Any = None
 
 
 _STOP = object()
@@ -134,6 +140,19 @@ class Database:
         self._writes.put(_Write(fn, future))
         return future
 
+    async def write_grouped(self, handler: GroupHandler, request: Any) -> Any:
+        """Queue ``request`` for ``handler``, which runs consecutive queued requests together.
+
+        Small writes of one kind (item upserts) become one multi-row statement: in
+        DuckDB a 500-row upsert costs about a quarter of 500 single-row ones.
+        A request the handler rejects gets its exception; its neighbours still commit.
+        """
+        if self._closed:
+            raise DatabaseClosedError("database is closed")
+        future: Future[Any] = Future()
+        self._writes.put(_Write(None, future, handler, request))
+        return await asyncio.wrap_future(future)
+
     def write_sync(self, fn: Callable[[Cursor], T]) -> T:
         """Blocking variant for start-up code and tools (not for the event loop)."""
         return self.submit(fn).result()
@@ -176,35 +195,56 @@ class Database:
             self._commit_batch(cursor, batch)
 
     def _commit_batch(self, cursor: Cursor, batch: list[_Write]) -> None:
-        results: list[Any] = []
+        outcomes: list[Any] = []
         try:
             cursor.execute("BEGIN TRANSACTION")
-            for write in batch:
-                results.append(write.fn(cursor))
+            start = 0
+            while start < len(batch):
+                write = batch[start]
+                if write.group is None:
+                    assert write.fn is not None
+                    outcomes.append(write.fn(cursor))
+                    start += 1
+                    continue
+                end = start
+                while end < len(batch) and batch[end].group == write.group:  # bound methods: ==, not is
+                    end += 1
+                outcomes.extend(write.group(cursor, [w.request for w in batch[start:end]]))
+                start = end
             cursor.execute("COMMIT")
             self.commits += 1
         except Exception:
             _rollback(cursor)
-            if len(batch) == 1:
-                self._run_alone(cursor, batch[0])
-                return
             for write in batch:  # isolate the failing write(s)
                 self._run_alone(cursor, write)
             return
-        for write, result in zip(batch, results, strict=True):
-            _resolve(write.future, result=result)
+        for write, outcome in zip(batch, outcomes, strict=True):
+            _settle(write.future, outcome)
 
     def _run_alone(self, cursor: Cursor, write: _Write) -> None:
         try:
             cursor.execute("BEGIN TRANSACTION")
-            result = write.fn(cursor)
+            if write.group is not None:
+                outcome = write.group(cursor, [write.request])[0]
+                if isinstance(outcome, BaseException):
+                    raise outcome
+            else:
+                assert write.fn is not None
+                outcome = write.fn(cursor)
             cursor.execute("COMMIT")
             self.commits += 1
         except Exception as exc:
             _rollback(cursor)
             _resolve(write.future, error=exc)
             return
-        _resolve(write.future, result=result)
+        _resolve(write.future, result=outcome)
+
+
+def _settle(future: Future[Any], outcome: Any) -> None:
+    if isinstance(outcome, BaseException):
+        _resolve(future, error=outcome)
+    else:
+        _resolve(future, result=outcome)
 
 
 def _resolve(future: Future[Any], *, result: Any = None, error: BaseException | None = None) -> None:
