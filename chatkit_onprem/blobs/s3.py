@@ -26,6 +26,7 @@ SPOOL_IN_MEMORY = 1024 * 1024
 # One PUT up to this size (S3 allows 5 GiB); larger goes multipart, which minio aborts on failure.
 PART_SIZE = 512 * 1024 * 1024
 _MISSING = {"NoSuchKey", "NoSuchVersion"}
+_NO_VERSIONING = {"NotImplemented", "InvalidRequest", "InvalidArgument"}
 
 T = TypeVar("T")
 
@@ -152,7 +153,15 @@ class S3BlobBackend:
 
         def remove_all() -> int:
             removed = 0
-            for obj in self.client.list_objects(self.bucket, prefix=key, include_version=True):
+            try:
+                versions = list(self.client.list_objects(self.bucket, prefix=key, include_version=True))
+            except S3Error as exc:
+                if exc.code not in _NO_VERSIONING:
+                    raise
+                # Stores without versioning support (e.g. Garage): one plain delete is complete.
+                self.client.remove_object(self.bucket, key)
+                return 1
+            for obj in versions:
                 if obj.object_name != key:
                     continue  # a longer key sharing the prefix
                 self.client.remove_object(self.bucket, key, version_id=obj.version_id)

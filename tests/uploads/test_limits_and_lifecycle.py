@@ -41,6 +41,8 @@ def test_per_user_quota(make_server, moto: MotoS3) -> None:
     assert upload_direct(bob, "c.pdf", pdf_bytes(200_000), "application/pdf").status_code == 200
     # Deleting frees space.
     assert alice.call("attachments.delete", {"attachment_id": first.json()["id"]}) == {}
+    # An unversioned bucket (created by the server): the object is gone too.
+    assert [n for n in object_names(moto.client(), "quota") if first.json()["id"] in n] == []
     assert upload_direct(alice, "c.pdf", pdf_bytes(200_000), "application/pdf").status_code == 200
 
 
