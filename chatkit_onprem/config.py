@@ -265,7 +265,9 @@ class UpstreamSettings(StrictModel):
         2, ge=0, le=10, description="Retries on connection errors, 408, 429 and 5xx; Retry-After honoured."
     )
     proxy: ProxySettings | None = Field(None, description="Reach this upstream through a forward proxy.")
-    ca_bundle: Path | None = Field(None, description="PEM CA bundle to verify the upstream (and https proxy).")
+    ca_bundle: Path | None = Field(
+        None, description="PEM CA bundle to verify the upstream (and an https proxy)."
+    )
     client_cert: Path | None = Field(None, description="PEM client certificate for mTLS.")
     client_key: Path | None = Field(None, description="PEM key of client_cert (if not in the same file).")
 
@@ -316,7 +318,9 @@ class ModelInputSettings(StrictModel):
         64 * 1024, ge=0, description="Text attachments up to this size are sent inline; larger are cut."
     )
     max_image_bytes: int = Field(
-        5 * 1024 * 1024, ge=0, description="Images up to this size are sent as data URLs; larger are described."
+        5 * 1024 * 1024,
+        ge=0,
+        description="Images up to this size are sent as data URLs; larger ones are described.",
     )
 
 
@@ -346,7 +350,9 @@ class LlmSettings(StrictModel):
             if alias.upstream not in self.upstreams:
                 problems.append(f"aliases.{name}.upstream: no upstream named {alias.upstream!r}")
             problems += [
-                f"aliases.{name}.fallbacks: no alias named {f!r}" for f in alias.fallbacks if f not in self.aliases
+                f"aliases.{name}.fallbacks: no alias named {f!r}"
+                for f in alias.fallbacks
+                if f not in self.aliases
             ]
         known = set(self.aliases) if self.upstreams else {self.default_alias, "scripted"}
         if self.upstreams and self.default_alias not in self.aliases:

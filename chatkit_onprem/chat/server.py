@@ -160,11 +160,12 @@ class OnPremChatKitServer(ChatKitServer[RequestContext]):
             raise
         except Exception as exc:
             outcome = "upstream_error" if isinstance(exc, UpstreamFailure) else "error"
-            partial = ids.partial_message(thread.id)
+            upstream_text = exc.partial_text if isinstance(exc, UpstreamFailure) else ""
+            partial = ids.partial_message(thread.id, upstream_text)
             if partial is not None:
                 # The library saves an item only on its "done" event: close the partial answer.
                 yield ThreadItemDoneEvent(item=partial)
-            raise self._stream_error(exc, context) from exc
+            raise self._stream_error(exc, context, saved=partial is not None) from exc
         finally:
             current_turn.reset(token)
             metrics.TURNS.labels(outcome=outcome).inc()
@@ -185,13 +186,13 @@ class OnPremChatKitServer(ChatKitServer[RequestContext]):
         except Exception:
             log.exception("recording token usage failed", thread_id=thread_id)
 
-    def _stream_error(self, exc: Exception, context: RequestContext) -> CustomStreamError:
+    def _stream_error(self, exc: Exception, context: RequestContext, *, saved: bool) -> CustomStreamError:
         if isinstance(exc, CustomStreamError):
             return exc
         if isinstance(exc, UpstreamFailure):
+            kept = "The partial answer was saved. " if saved else ""
             return CustomStreamError(
-                f"The model is unavailable: {exc.message}. The partial answer was saved; send your "
-                "message again to retry.",
+                f"The model is unavailable: {exc.message}. {kept}Send your message again to retry.",
                 allow_retry=True,
             )
         log.exception("turn failed", thread_error=type(exc).__name__)
@@ -353,13 +354,23 @@ class _IdRemapper:
                 self.current = None
                 self.parts = []
 
-    def partial_message(self, thread_id: str) -> AssistantMessageItem | None:
-        """The unfinished answer, closed with the text streamed so far (None when nothing was)."""
-        if self.item is None:
-            return None
-        text = "".join(self.parts)
+    def partial_message(self, thread_id: str, upstream_text: str = "") -> AssistantMessageItem | None:
+        """The unfinished answer, closed with the text streamed so far (None when nothing was).
+
+        ``upstream_text`` is what the failing model call produced; the SDK drops events
+        still queued when a run fails, so it may be longer than what the client saw.
+        """
+        shown = "".join(self.parts)
+        text = upstream_text if upstream_text.startswith(shown) else shown
         if not text:
             return None
+        if self.item is None:
+            return AssistantMessageItem(
+                id=new_id("message"),
+                thread_id=thread_id,
+                created_at=datetime.now(UTC),
+                content=[AssistantMessageContent(text=text)],
+            )
         return AssistantMessageItem(
             id=self.item.id,
             thread_id=thread_id,

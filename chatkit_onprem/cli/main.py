@@ -12,6 +12,7 @@ import yaml
 from rich.console import Console
 
 from chatkit_onprem import __version__
+from chatkit_onprem.cli.admin import admin_app
 from chatkit_onprem.config import (
     CONFIG_ENV,
     ConfigError,
@@ -24,6 +25,7 @@ from chatkit_onprem.config import (
 app = typer.Typer(help="Self-hosted, air-gapped ChatKit backend.", no_args_is_help=True)
 config_app = typer.Typer(help="Inspect and validate the configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+app.add_typer(admin_app, name="admin")
 err = Console(stderr=True)
 
 ConfigOption = Annotated[
@@ -79,6 +81,9 @@ def serve(
 def config_check(
     config: ConfigOption = None,
     output: Annotated[str, typer.Option("--format", help="yaml or json")] = "yaml",
+    probe: Annotated[
+        bool, typer.Option("--probe", help="Also call every model alias once (through its proxy) and report.")
+    ] = False,
 ) -> None:
     """Validate the configuration and print the effective values, secrets redacted."""
     settings = _load(config)
@@ -87,6 +92,26 @@ def config_check(
     origin = source or "built-in defaults"
     err.print(f"[green]configuration is valid[/green] (file: {origin}, mode: {settings.mode})")
     typer.echo(json.dumps(data, indent=2) if output == "json" else yaml.safe_dump(data, sort_keys=False))
+    if probe:
+        _probe_upstreams(settings)
+
+
+def _probe_upstreams(settings: Settings) -> None:
+    """Report per alias on stderr (stdout stays the config); exit 1 if any alias fails."""
+    import asyncio
+
+    from chatkit_onprem.llm.probe import probe_all
+    from chatkit_onprem.logging import configure_logging
+
+    configure_logging(level="error", fmt="console", log_content=False)  # stderr, and quiet
+    results = asyncio.run(probe_all(settings.llm))
+    for result in results:
+        mark = "[green]ok[/green]  " if result.ok else "[red]FAIL[/red]"
+        timing = f" first token {result.first_token_ms:.0f} ms" if result.first_token_ms is not None else ""
+        line = f"{mark} {result.alias}: {result.route}: {result.detail}{timing}"
+        err.print(line, highlight=False, soft_wrap=True)
+    if not all(r.ok for r in results):
+        raise typer.Exit(1)
 
 
 @config_app.command("schema")

@@ -58,12 +58,14 @@ current_turn: ContextVar[TurnUsage | None] = ContextVar("chatkit_onprem_turn_usa
 class UpstreamFailure(RuntimeError):
     """A model call failed; ``str()`` is the operator-facing explanation."""
 
-    def __init__(self, message: str, *, kind: str, alias: str, started: bool) -> None:
+    def __init__(self, message: str, *, kind: str, alias: str, started: bool, partial_text: str = "") -> None:
         super().__init__(message)
         self.message = message
         self.kind = kind
         self.alias = alias
         self.started = started
+        #: Answer text the upstream streamed before failing (some may not have reached the client yet).
+        self.partial_text = partial_text
 
 
 class TotalTimeoutError(TimeoutError):
@@ -130,7 +132,13 @@ def describe_call(exc: BaseException, label: str, up: Upstream | None, model_id:
         if isinstance(err, httpx2.RemoteProtocolError | httpx2.ReadError):
             return "cut", f"{where}: the connection to the upstream was cut ({_short(str(err))})"
         if isinstance(err, httpx2.ConnectError):
-            return "unreachable", f"{where}: cannot connect ({_short(str(err))})"
+            text = str(err)
+            if any(mark in text for mark in ("[SSL", "CERTIFICATE", "TLSV", "certificate")):
+                return (
+                    "tls",
+                    f"{where}: TLS failed ({_short(text)}); check ca_bundle, client_cert and client_key",
+                )
+            return "unreachable", f"{where}: cannot connect ({_short(text)})"
     if isinstance(exc, openai.APIConnectionError):
         return "unreachable", f"{where}: cannot reach the upstream ({_short(str(exc))})"
     return "error", f"{where}: {type(exc).__name__}: {_short(str(exc))}"
@@ -207,6 +215,7 @@ class RoutedModel(Model):
         for candidate in self.candidates:
             settings = model_settings.resolve(candidate.settings)
             held: list[TResponseStreamEvent] = []
+            text: list[str] = []
             started = False
             deadline = time.monotonic() + candidate.total_timeout if candidate.total_timeout else None
             stream = candidate.model.stream_response(
@@ -225,7 +234,9 @@ class RoutedModel(Model):
                         for early in held:
                             yield early
                         held.clear()
-                    if kind == "response.completed":
+                    if kind == "response.output_text.delta":
+                        text.append(event.delta)  # type: ignore[union-attr,arg-type]
+                    elif kind == "response.completed":
                         usage = event.response.usage  # type: ignore[union-attr]
                         self._served(
                             candidate, usage.input_tokens if usage else 0, usage.output_tokens if usage else 0
@@ -234,6 +245,7 @@ class RoutedModel(Model):
             except Exception as exc:
                 failure = self._failed(exc, candidate, started=started)
                 if started:
+                    failure.partial_text = "".join(text)
                     raise failure from exc
                 failures.append(failure)
                 continue
@@ -263,7 +275,7 @@ class RoutedModel(Model):
             alias=candidate.alias,
             upstream=candidate.upstream.name if candidate.upstream else "scripted",
             kind=kind,
-            after_first_token=started,
+            midstream=started,
             error=message,
         )
         return UpstreamFailure(message, kind=kind, alias=candidate.alias, started=started)

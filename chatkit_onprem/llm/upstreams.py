@@ -47,7 +47,8 @@ def http_client(settings: UpstreamSettings) -> httpx2.AsyncClient:
             password = settings.proxy.password.get_secret_value() if settings.proxy.password else ""
             auth = (settings.proxy.username, password)
         # An https proxy is verified with the same trust store as the upstream.
-        proxy = httpx2.Proxy(settings.proxy.url, auth=auth, ssl_context=context)
+        proxy_tls = context if settings.proxy.url.startswith("https://") else None
+        proxy = httpx2.Proxy(settings.proxy.url, auth=auth, ssl_context=proxy_tls)
     transport = httpx2.AsyncHTTPTransport(
         verify=context,
         proxy=proxy,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import ssl
 import threading
@@ -145,18 +146,23 @@ class _LoopThread:
         except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError, OSError):
             pass
         finally:
-            writer.close()
+            with contextlib.suppress(RuntimeError):  # the loop may already be stopped
+                writer.close()
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         raise NotImplementedError
 
     def stop(self) -> None:
-        def shutdown() -> None:
+        async def shutdown() -> None:
             if self._server is not None:
                 self._server.close()
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             self._loop.stop()
 
-        self._loop.call_soon_threadsafe(shutdown)
+        asyncio.run_coroutine_threadsafe(shutdown(), self._loop)
         self._thread.join(5)
 
 
