@@ -20,12 +20,15 @@ from litestar.exceptions import HTTPException
 
 from chatkit_onprem.config import Settings, load_settings
 from chatkit_onprem.errors import classify
+from chatkit_onprem.http.admin import AdminController
 from chatkit_onprem.http.chatkit import ChatKitController
 from chatkit_onprem.http.dependencies import provide_caller, provide_services
 from chatkit_onprem.http.files import file_router
 from chatkit_onprem.http.health import HealthController
 from chatkit_onprem.http.metrics import metrics_endpoint
 from chatkit_onprem.http.middleware import request_id_middleware
+from chatkit_onprem.http.ratelimit import stream_slot_middleware
+from chatkit_onprem.http.security import security_headers
 from chatkit_onprem.lifecycle import chain_shutdown_signals
 from chatkit_onprem.logging import configure_logging, get_logger
 from chatkit_onprem.services import Services
@@ -57,6 +60,7 @@ def create_app(settings: Settings) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         services = Services.build(settings)
         app.state.services = services
+        await services.authenticator.start()  # first JWKS fetch; failure is logged, not fatal
         await services.attachments.start()  # bucket check/creation (a down store only warns), orphan sweep
         if not chain_shutdown_signals(asyncio.get_running_loop(), services.begin_shutdown):
             log.warning("could not hook shutdown signals; streams will not be drained on SIGTERM")
@@ -84,13 +88,19 @@ def create_app(settings: Settings) -> Litestar:
         else None
     )
     return Litestar(
-        route_handlers=[ChatKitController, HealthController, metrics_endpoint, file_router(settings.blobs.max_file_bytes)],
+        route_handlers=[
+            ChatKitController,
+            HealthController,
+            AdminController,
+            metrics_endpoint,
+            file_router(settings.blobs.max_file_bytes),
+        ],
         dependencies={
             "services": Provide(provide_services, sync_to_thread=False),
-            "caller": Provide(provide_caller, sync_to_thread=False),
+            "caller": Provide(provide_caller),
         },
         lifespan=[lifespan],
-        middleware=[request_id_middleware],
+        middleware=[request_id_middleware, security_headers(settings), stream_slot_middleware],
         exception_handlers={Exception: _error_response},
         request_max_body_size=settings.server.max_request_bytes,
         cors_config=cors,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Any, Literal
 
@@ -127,13 +128,140 @@ class DevelopmentIdentitySettings(StrictModel):
     default_tenant: str = "default"
 
 
+AuthMethod = Literal["oidc", "api_keys", "trusted_headers", "development"]
+# Asymmetric only: an HMAC algorithm would let anyone holding the (public) JWKS forge tokens.
+ASYMMETRIC_ALGORITHMS = (
+    "RS256",
+    "RS384",
+    "RS512",
+    "PS256",
+    "PS384",
+    "PS512",
+    "ES256",
+    "ES384",
+    "ES512",
+    "EdDSA",
+)
+ROLES = ("user", "admin", "auditor")
+
+
+class OidcSettings(StrictModel):
+    issuer: str | None = Field(None, description="Expected 'iss' claim, exactly as the IdP writes it.")
+    audience: list[str] = Field(
+        default_factory=list, description="Accepted 'aud' values (the token must name one of them)."
+    )
+    algorithms: list[str] = Field(
+        default_factory=lambda: ["RS256", "ES256"],
+        description=f"Allowed signature algorithms, a subset of {', '.join(ASYMMETRIC_ALGORITHMS)}.",
+    )
+    jwks_url: str | None = Field(None, description="The IdP's JWKS URL (the only address we fetch).")
+    jwks_file: Path | None = Field(
+        None, description="Offline alternative: a JWKS JSON file or a PEM public key (relative to data_dir)."
+    )
+    jwks_ca_file: Path | None = Field(None, description="CA bundle for the JWKS URL's TLS certificate.")
+    jwks_timeout_seconds: float = Field(5.0, gt=0, le=60)
+    jwks_cache_seconds: float = Field(
+        600.0, ge=0, description="Refetch the JWKS after this long (stale keys stay in use if it fails)."
+    )
+    jwks_min_refresh_seconds: float = Field(
+        30.0, ge=0, description="At most one refetch per this interval when a token names an unknown kid."
+    )
+    clock_skew_seconds: int = Field(60, ge=0, le=600)
+    user_claim: str = Field("sub", description="Claim holding the user id (dotted path allowed).")
+    tenant_claim: str | None = Field("tenant", description="Claim holding the tenant id.")
+    default_tenant: str | None = Field(None, description="Tenant for tokens without the tenant claim.")
+    roles_claim: str | None = Field(
+        "roles", description="Claim holding role names (e.g. realm_access.roles for Keycloak)."
+    )
+    role_map: dict[str, Literal["user", "admin", "auditor"]] = Field(
+        default_factory=dict,
+        description="IdP role name → our role; unmapped names matching ours count as-is.",
+    )
+
+    @field_validator("audience", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("algorithms")
+    @classmethod
+    def _asymmetric(cls, value: list[str]) -> list[str]:
+        bad = [a for a in value if a not in ASYMMETRIC_ALGORITHMS]
+        if bad:
+            raise ValueError(
+                f"not allowed: {bad}; use asymmetric algorithms only ({', '.join(ASYMMETRIC_ALGORITHMS)})"
+            )
+        if not value:
+            raise ValueError("at least one algorithm is required")
+        return value
+
+
+class ApiKeySettings(StrictModel):
+    last_used_write_seconds: float = Field(
+        60.0, ge=1, description="Record a key's last use at most this often (keeps writes off the hot path)."
+    )
+
+
+class TrustedHeaderSettings(StrictModel):
+    trusted_sources: list[IPv4Network | IPv6Network] = Field(
+        default_factory=list,
+        description="Networks of the authenticating proxy; headers from anywhere else are ignored.",
+    )
+    user_header: str = "X-Forwarded-User"
+    tenant_header: str | None = "X-Forwarded-Tenant"
+    roles_header: str | None = Field("X-Forwarded-Groups", description="Comma-separated role names.")
+    default_tenant: str | None = Field(None, description="Tenant when the tenant header is absent.")
+
+
 class AuthSettings(StrictModel):
-    mode: Literal["development"] = Field(
-        "development",
-        description="development: identity from X-Dev-User / X-Dev-Tenant headers (refused in production).",
+    methods: list[AuthMethod] = Field(
+        default_factory=lambda: list[AuthMethod](["development"]),
+        description="Enabled methods, tried in this order: oidc (Bearer JWT), api_keys (Bearer cko_…), "
+        "trusted_headers (from a proxy), development (X-Dev-User headers; refused in production).",
     )
     development: DevelopmentIdentitySettings = Field(default_factory=DevelopmentIdentitySettings)
+    oidc: OidcSettings = Field(default_factory=OidcSettings)
+    api_keys: ApiKeySettings = Field(default_factory=ApiKeySettings)
+    trusted_headers: TrustedHeaderSettings = Field(default_factory=TrustedHeaderSettings)
     admin_token: SecretStr | None = Field(None, description="Bearer token for /admin/v1.")
+
+    @model_validator(mode="after")
+    def _coherent(self) -> AuthSettings:
+        if not self.methods:
+            raise ValueError("methods: enable at least one authentication method")
+        if len(set(self.methods)) != len(self.methods):
+            raise ValueError("methods: each method at most once")
+        if "development" in self.methods and len(self.methods) > 1:
+            raise ValueError("methods: 'development' accepts anyone and cannot be combined with others")
+        if "oidc" in self.methods:
+            missing = [n for n in ("issuer", "audience") if not getattr(self.oidc, n)]
+            if not (self.oidc.jwks_url or self.oidc.jwks_file):
+                missing.append("jwks_url or jwks_file")
+            if missing:
+                raise ValueError(f"oidc is enabled but oidc.{', oidc.'.join(missing)} not set")
+            if self.oidc.tenant_claim is None and self.oidc.default_tenant is None:
+                raise ValueError("oidc: set tenant_claim or default_tenant")
+        if "trusted_headers" in self.methods and not self.trusted_headers.trusted_sources:
+            raise ValueError("trusted_headers is enabled but trusted_headers.trusted_sources is empty")
+        return self
+
+
+class RateLimitSettings(StrictModel):
+    """Off by default (0): size them for your users; config/examples/oidc.yaml shows typical values."""
+
+    user_requests_per_minute: int = Field(0, ge=0, description="Per (tenant, user); 0 = unlimited.")
+    tenant_requests_per_minute: int = Field(0, ge=0, description="Per tenant; 0 = unlimited.")
+    user_concurrent_streams: int = Field(0, ge=0, description="Open SSE streams per user; 0 = unlimited.")
+    tenant_concurrent_streams: int = Field(0, ge=0, description="Open SSE streams per tenant; 0 = unlimited.")
+
+
+class SecurityHeaderSettings(StrictModel):
+    hsts_seconds: int = Field(
+        31536000, ge=0, description="Strict-Transport-Security max-age when server.public_url is https."
+    )
+    frame_ancestors: list[str] = Field(
+        default_factory=lambda: ["'none'"], description="CSP frame-ancestors: who may embed our pages."
+    )
 
 
 class LocalBlobSettings(StrictModel):
@@ -394,6 +522,8 @@ class Settings(BaseSettings):
     blobs: BlobSettings = Field(default_factory=BlobSettings)
     llm: LlmSettings = Field(default_factory=LlmSettings)
     chat: ChatSettings = Field(default_factory=ChatSettings)
+    rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    security: SecurityHeaderSettings = Field(default_factory=SecurityHeaderSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -431,11 +561,7 @@ class Settings(BaseSettings):
         if self.mode != "production":
             return problems
         problems.extend(_llm_problems(self.llm))
-        if self.auth.mode == "development":
-            problems.append(
-                "auth.mode: 'development' trusts X-Dev-User headers from anyone; "
-                "configure a real identity provider for production"
-            )
+        problems.extend(self._auth_problems())
         if self.auth.admin_token is None or len(self.auth.admin_token.get_secret_value()) < 24:
             problems.append(
                 "auth.admin_token: required in production, at least 24 characters "
@@ -457,6 +583,42 @@ class Settings(BaseSettings):
         if self.blobs.backend == "s3" and not self.blobs.s3.secure:
             problems.append("blobs.s3.secure: must be true in production (credentials and data in clear)")
         return problems
+
+    def _auth_problems(self) -> list[str]:
+        problems: list[str] = []
+        auth = self.auth
+        if "development" in auth.methods:
+            problems.append(
+                "auth.methods: 'development' trusts X-Dev-User headers from anyone; "
+                "enable oidc, api_keys or trusted_headers for production"
+            )
+        jwks_url = auth.oidc.jwks_url
+        if "oidc" in auth.methods and jwks_url and not _https_or_loopback(jwks_url):
+            problems.append(
+                "auth.oidc.jwks_url: must be https in production (plain http only to a loopback address)"
+            )
+        if "trusted_headers" in auth.methods:
+            wide = [str(n) for n in auth.trusted_headers.trusted_sources if n.prefixlen == 0]
+            if wide:
+                problems.append(
+                    f"auth.trusted_headers.trusted_sources: {wide} trusts every address; "
+                    "list only the authenticating proxy's networks"
+                )
+        if "*" in self.server.cors_origins:
+            problems.append(
+                "server.cors_origins: '*' is refused in production (credentials are allowed); "
+                "list the web app origins"
+            )
+        return problems
+
+
+def _https_or_loopback(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return True
+    return parts.scheme == "http" and (parts.hostname or "") in ("127.0.0.1", "::1", "localhost")
 
 
 def _llm_problems(llm: LlmSettings) -> list[str]:

@@ -6,12 +6,13 @@ import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chatkit_onprem.auth import Authenticator
+from chatkit_onprem.auth import ApiKeyStore, Authenticator
 from chatkit_onprem.blobs import BlobBackend, blob_backend
 from chatkit_onprem.chat.attachments import OnPremAttachmentStore, PreviewRefreshingStore
 from chatkit_onprem.chat.protocol import ChatKitEndpoint, StreamRegistry
 from chatkit_onprem.chat.server import OnPremChatKitServer
 from chatkit_onprem.config import Settings
+from chatkit_onprem.http.ratelimit import RateLimiter
 from chatkit_onprem.crypto import load_key_provider
 from chatkit_onprem.llm.provider import AliasModelProvider
 from chatkit_onprem.llm.usage import UsageRecorder
@@ -32,6 +33,8 @@ class Services:
     endpoint: ChatKitEndpoint
     streams: StreamRegistry
     authenticator: Authenticator
+    api_keys: ApiKeyStore
+    limiter: RateLimiter
     _drain: asyncio.Future[int] | None = field(default=None, init=False)
 
     @classmethod
@@ -67,6 +70,7 @@ class Services:
         except BaseException:
             db.close()
             raise
+        api_keys = ApiKeyStore(db, last_used_write_seconds=settings.auth.api_keys.last_used_write_seconds)
         return cls(
             settings=settings,
             db=db,
@@ -76,7 +80,9 @@ class Services:
             server=server,
             endpoint=ChatKitEndpoint(server, attachments, streams),
             streams=streams,
-            authenticator=Authenticator(settings),
+            authenticator=Authenticator(settings, api_keys),
+            api_keys=api_keys,
+            limiter=RateLimiter(settings.rate_limits),
         )
 
     def begin_shutdown(self) -> None:
@@ -93,5 +99,6 @@ class Services:
         cancelled = await self._drain
         await self.server.wait_for_persistence()
         await self.server.provider.aclose()  # upstream connection pools
+        await self.authenticator.close()  # pending API-key 'last used' writes, JWKS client
         await asyncio.to_thread(self.db.close)
         log.info("shutdown complete", streams_cancelled=cancelled)

@@ -6,6 +6,7 @@ from litestar import Request
 from litestar.datastructures import State
 
 from chatkit_onprem.context import RequestContext
+from chatkit_onprem.http.ratelimit import admit
 from chatkit_onprem.services import Services
 
 
@@ -14,5 +15,8 @@ def provide_services(state: State) -> Services:
     return services
 
 
-def provide_caller(request: Request[object, object, State], services: Services) -> RequestContext:
-    return services.authenticator.authenticate(request)
+async def provide_caller(request: Request[object, object, State], services: Services) -> RequestContext:
+    """Authenticate (401/403/503), then apply the caller's rate and stream limits (429)."""
+    caller = await services.authenticator.authenticate(request)
+    await admit(request, caller, services.limiter)
+    return caller

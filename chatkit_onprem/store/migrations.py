@@ -64,6 +64,25 @@ MIGRATIONS: Sequence[tuple[int, str, str]] = (
         """,
     ),
     (
+        2,
+        "api keys",
+        """
+        CREATE TABLE api_keys (
+            id VARCHAR PRIMARY KEY,
+            tenant VARCHAR NOT NULL,
+            user_id VARCHAR NOT NULL,
+            name VARCHAR NOT NULL,
+            secret_sha256 BLOB NOT NULL,
+            roles VARCHAR[] NOT NULL,
+            created_at TIMESTAMPTZ NOT NULL,
+            created_by VARCHAR NOT NULL,
+            revoked_at TIMESTAMPTZ,
+            last_used_at TIMESTAMPTZ
+        );
+        CREATE INDEX api_keys_tenant ON api_keys (tenant);
+        """,
+    ),
+    (
         3,
         "blob objects (upload bookkeeping: quota, orphans, preview owner)",
         """
