@@ -13,7 +13,6 @@ from rich.console import Console
 
 from chatkit_onprem import __version__
 from chatkit_onprem.cli.admin import admin_app
-from chatkit_onprem.cli.admin import admin_app
 from chatkit_onprem.config import (
     CONFIG_ENV,
     ConfigError,
@@ -26,7 +25,6 @@ from chatkit_onprem.config import (
 app = typer.Typer(help="Self-hosted, air-gapped ChatKit backend.", no_args_is_help=True)
 config_app = typer.Typer(help="Inspect and validate the configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
-app.add_typer(admin_app, name="admin")
 app.add_typer(admin_app, name="admin")
 err = Console(stderr=True)
 
