@@ -9,7 +9,7 @@ Layout of ``dist/chatkit-onprem-<version>/``::
                          CPython 3.11 on manylinux x86_64, and the project's own wheel
     requirements/        lock.txt and packaging.txt (pip --require-hashes input)
     chart/               the packaged Helm chart (covered by the signed SHA256SUMS)
-    image/               OCI archive of the server image + its manifest digest (--image, needs buildah)
+    image/               OCI archive of the server image + DIGEST, its manifest digest (--image: buildah)
     sbom/                CycloneDX SBOM of the Python set
     install.sh           checks every checksum first, then installs from the wheelhouse (no index)
     README.md            what is inside and how to install it
@@ -101,12 +101,14 @@ def build_wheelhouse(cache: Path, python: str) -> list[Path]:
     env = dict(os.environ, SOURCE_DATE_EPOCH=source_date_epoch())
     build = cache.parent / "build-src"
     shutil.rmtree(build, ignore_errors=True)
+    # Only what the wheel is built from (the same files the Dockerfile copies).
+    build.mkdir(parents=True)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, build / name)
     shutil.copytree(
-        ROOT,
-        build,
-        ignore=shutil.ignore_patterns(
-            ".git", ".venv", "data", "dist", "build", "*.egg-info", "__pycache__", "tests", "helm", ".ci"
-        ),
+        ROOT / "chatkit_onprem",
+        build / "chatkit_onprem",
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
     )
     run(
         [
@@ -217,6 +219,11 @@ def main() -> int:
         "--image", action="store_true", help="also build the image with buildah (scripts/build_image)"
     )
     parser.add_argument(
+        "--image-base",
+        metavar="IMAGE",
+        help="base image for --image (default: the Dockerfile's pinned one); 'debootstrap' builds it locally",
+    )
+    parser.add_argument(
         "--sign", metavar="GPG_KEY", help="sign SHA256SUMS with this gpg key (SHA256SUMS.asc)"
     )
     parser.add_argument("--tar", action="store_true", help="also write <bundle>.tar.gz")
@@ -249,7 +256,13 @@ def main() -> int:
                 str(out / "wheelhouse"),
                 "--archive",
                 str(bundle / "image" / f"chatkit-onprem-{version}.oci.tar"),
-            ]
+                *(
+                    ["--debootstrap"]
+                    if args.image_base == "debootstrap"
+                    else (["--base", args.image_base] if args.image_base else [])
+                ),
+            ],
+            stdout=subprocess.DEVNULL,
         )
     for name in ("install.sh", "README.md"):
         shutil.copy2(ROOT / "scripts" / "bundle_files" / name, bundle / name)

@@ -6,7 +6,8 @@
 #
 # Nothing is installed unless every file matches SHA256SUMS and no file is unlisted.
 set -eu
-cd "$(dirname "$0")"
+here=$(cd "$(dirname "$0")" && pwd)
+abspath() { case $1 in /*) printf '%s\n' "$1" ;; *) printf '%s/%s\n' "$(pwd)" "$1" ;; esac; }
 
 usage() { sed -n '2,7p' "$0" >&2; exit 2; }
 [ $# -ge 1 ] || usage
@@ -14,15 +15,17 @@ action=$1; shift
 target=
 if [ "$action" = venv ]; then
   [ $# -ge 1 ] || usage
-  target=$1; shift
+  target=$(abspath "$1"); shift
 fi
 keyring=
 while [ $# -gt 0 ]; do
   case $1 in
-    --keyring) keyring=$2; shift 2 ;;
+    --keyring) keyring=$(abspath "$2"); shift 2 ;;
     *) usage ;;
   esac
 done
+
+cd "$here"
 
 verify() {
   if [ -n "$keyring" ]; then
