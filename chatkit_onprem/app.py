@@ -17,6 +17,7 @@ from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
+from litestar.types import ASGIApp
 
 from chatkit_onprem.config import Settings, load_settings
 from chatkit_onprem.errors import classify
@@ -29,6 +30,7 @@ from chatkit_onprem.http.metrics import metrics_endpoint
 from chatkit_onprem.http.middleware import request_id_middleware
 from chatkit_onprem.http.ratelimit import stream_slot_middleware
 from chatkit_onprem.http.security import security_headers
+from chatkit_onprem.http.web import web_router
 from chatkit_onprem.lifecycle import chain_shutdown_signals
 from chatkit_onprem.logging import configure_logging, get_logger
 from chatkit_onprem.services import Services
@@ -94,13 +96,14 @@ def create_app(settings: Settings) -> Litestar:
             AdminController,
             metrics_endpoint,
             file_router(settings.blobs.max_file_bytes),
+            *([web_router()] if settings.server.web_client else []),
         ],
         dependencies={
             "services": Provide(provide_services, sync_to_thread=False),
             "caller": Provide(provide_caller),
         },
         lifespan=[lifespan],
-        middleware=[request_id_middleware, security_headers(settings), stream_slot_middleware],
+        middleware=[security_headers(settings), stream_slot_middleware],
         exception_handlers={Exception: _error_response},
         request_max_body_size=settings.server.max_request_bytes,
         cors_config=cors,
@@ -111,6 +114,11 @@ def create_app(settings: Settings) -> Litestar:
     )
 
 
-def app_from_environment() -> Litestar:
+def create_asgi_app(settings: Settings) -> ASGIApp:
+    """The app as served: request ids wrap everything, router 404/405 answers included."""
+    return request_id_middleware(create_app(settings))
+
+
+def app_from_environment() -> ASGIApp:
     """Granian's factory: settings from ``CHATKIT_ONPREM_CONFIG`` and the environment."""
-    return create_app(load_settings())
+    return create_asgi_app(load_settings())

@@ -88,6 +88,9 @@ class ServerSettings(StrictModel):
         15.0, ge=0, description="On SIGTERM, time in-flight streams get before they are cancelled."
     )
     cors_origins: list[str] = Field(default_factory=list)
+    web_client: bool = Field(
+        True, description="Serve the built-in web client at / (no CDN; speaks the protocol to us only)."
+    )
 
     @field_validator("public_url")
     @classmethod

@@ -21,6 +21,15 @@ def counter_widget(count: int) -> DynamicWidgetRoot:
                     "label": "+1",
                     "onClickAction": {"type": COUNTER_ACTION, "payload": {"count": count}},
                 },
+                {
+                    "type": "Button",
+                    "label": "+1 (sync)",
+                    "onClickAction": {
+                        "type": COUNTER_ACTION,
+                        "payload": {"count": count},
+                        "streaming": False,
+                    },
+                },
             ],
         }
     )
