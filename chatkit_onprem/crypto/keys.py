@@ -52,7 +52,8 @@ class StaticKeyProvider:
         if len(key) != KEY_BYTES:
             raise ValueError(f"encryption key must be {KEY_BYTES} bytes, got {len(key)}")
         self._current_id = key_id or key_id_for(key)
-        self._keys = {**(older or {}), self._current_id: key}
+        # Also under its derived id: naming a key later must not orphan what it already wrote.
+        self._keys = {**(older or {}), key_id_for(key): key, self._current_id: key}
 
     def current(self) -> tuple[str, bytes]:
         return self._current_id, self._keys[self._current_id]

@@ -75,6 +75,10 @@ def test_unknown_key_id_and_old_keys() -> None:
     rotated = StaticKeyProvider(os.urandom(32), "k-new", older={"k-test": KEYS.get("k-test")})
     assert decrypt_bytes(rotated, BOUND, sealed) == b"secret"
     assert encrypt_bytes(rotated, BOUND, b"x")[6:11] == b"k-new"
+    # A key first used unnamed (derived id) keeps reading after it is given a name.
+    raw = os.urandom(32)
+    unnamed = encrypt_bytes(StaticKeyProvider(raw), BOUND, b"before")
+    assert decrypt_bytes(StaticKeyProvider(raw, "named-later"), BOUND, unnamed) == b"before"
 
 
 def test_production_requires_an_encryption_key_and_tls() -> None:
