@@ -163,7 +163,7 @@ def build_schema(values: dict[str, Any], params: list[Param]) -> dict[str, Any]:
     app["description"] = next(p.description for p in params if p.modifier == "config")
     defs["ApplicationConfig"] = app
     root: dict[str, Any] = {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$schema": "http://json-schema.org/draft-07/schema#",
         "title": "chatkit-onprem chart values",
         "type": "object",
         "additionalProperties": False,
