@@ -473,6 +473,11 @@ class LlmSettings(StrictModel):
     )
     transcription: TranscriptionSettings | None = None
     input: ModelInputSettings = Field(default_factory=ModelInputSettings)
+    lean_plain_turns: bool = Field(
+        True,
+        description="Stream plain text answers without the Agents SDK Runner (less CPU per turn); "
+        "tool calls still go through the Runner.",
+    )
 
     @model_validator(mode="after")
     def _references(self) -> LlmSettings:

@@ -47,6 +47,7 @@ from chatkit.types import (
 
 from chatkit_onprem import metrics
 from chatkit_onprem.chat.converter import HistoryConverter
+from chatkit_onprem.chat.lean import Handover, ReplayModel, lean_turn
 from chatkit_onprem.chat.tools import STOP_AT, default_tools
 from chatkit_onprem.chat.widgets import COUNTER_ACTION, counter_value, counter_widget
 from chatkit_onprem.config import ChatSettings, LlmSettings
@@ -144,10 +145,7 @@ class OnPremChatKitServer(ChatKitServer[RequestContext]):
         outcome = "ok"
         first = True
         try:
-            result = Runner.run_streamed(
-                agent, agent_input, context=agent_context, run_config=self.run_config
-            )
-            async for event in stream_agent_response(agent_context, result):
+            async for event in self._turn_events(agent, alias, agent_input, agent_context, history):
                 ids.remap(event)
                 if first:
                     first = False
@@ -173,6 +171,35 @@ class OnPremChatKitServer(ChatKitServer[RequestContext]):
                 metrics.FALLBACKS.labels(alias=used).inc()
             if self.usage is not None and turn.tokens:
                 await self._record_usage(context, thread.id, turn)
+
+    async def _turn_events(
+        self,
+        agent: Agent[AgentContext[RequestContext]],
+        alias: str,
+        agent_input: list[Any],
+        agent_context: AgentContext[RequestContext],
+        history: list[ThreadItem],
+    ) -> AsyncIterator[ThreadStreamEvent]:
+        """Plain answers take the lean path; anything else (tools, workflows) the Runner."""
+        shown: set[str] = set()
+        model = self.provider.routed(alias)
+        runner_agent = agent
+        resuming = bool(history) and history[-1].type in ("workflow", "client_tool_call")
+        if self.llm.lean_plain_turns and not resuming:
+            try:
+                async for event in lean_turn(agent, model, agent_input, agent_context):
+                    yield event
+                return
+            except Handover as handover:
+                shown = handover.shown
+                runner_agent = agent.clone(model=ReplayModel(handover.events, model))
+        result = Runner.run_streamed(
+            runner_agent, agent_input, context=agent_context, run_config=self.run_config
+        )
+        async for event in stream_agent_response(agent_context, result):
+            if shown and _item_id(event) in shown:
+                continue  # already sent on the lean path
+            yield event
 
     async def _record_usage(self, context: RequestContext, thread_id: str, turn: TurnUsage) -> None:
         # Shielded: a client disconnect must not lose the accounting of tokens already spent.
@@ -377,6 +404,13 @@ class _IdRemapper:
             created_at=self.item.created_at,
             content=[AssistantMessageContent(text=text)],
         )
+
+
+def _item_id(event: ThreadStreamEvent) -> str | None:
+    item = getattr(event, "item", None)
+    if item is not None:
+        return str(item.id)
+    return getattr(event, "item_id", None)
 
 
 def _output_text(output: list[Any]) -> str:

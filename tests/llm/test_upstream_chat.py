@@ -70,11 +70,16 @@ def test_multi_turn_thread_with_store_ids_and_recorded_usage(
     assert rows == [("acme", "alice", "default", thread_id, 11, 7)] * 3
 
 
+@pytest.mark.parametrize("lean", [True, False], ids=["lean-then-runner", "runner-only"])
 def test_tools_widgets_progress_client_tool_and_structured_input(
-    upstream: FakeUpstream, make_server: Callable[..., ServerProcess]
+    lean: bool, upstream: FakeUpstream, make_server: Callable[..., ServerProcess]
 ) -> None:
     server = make_server(
-        llm_config({"local": {"base_url": upstream.url}}, {"default": {"upstream": "local", "model": "m"}})
+        llm_config(
+            {"local": {"base_url": upstream.url}},
+            {"default": {"upstream": "local", "model": "m"}},
+            lean_plain_turns=lean,
+        )
     )
     client = ChatKitClient(server.url)
 
@@ -108,6 +113,8 @@ def test_tools_widgets_progress_client_tool_and_structured_input(
         "threads.add_client_tool_output", {"thread_id": thread_id, "result": {"selection": "x"}}
     )
     assert errors(events) == [] and assistant_text(events) == "Thanks for the selection."
+    # One upstream call per model step: the lean path hands its response over, never re-asks.
+    assert len(upstream.model_requests()) == 6
     tool_outputs = [m for m in upstream.model_requests()[-1].body["messages"] if m.get("role") == "tool"]
     assert any("selection" in json.dumps(m) for m in tool_outputs)
 

@@ -1,0 +1,222 @@
+"""Streaming benchmark: server overhead and CPU per streamed turn, RSS per open stream.
+
+    .venv/bin/python scripts/bench_stream.py [--concurrency 1 50 200] [--turns-per-stream 3]
+                                             [--server-cpu 0] [--api-style chat_completions]
+
+A real server (Granian, one worker, DuckDB file) is started against a fast fake
+OpenAI-compatible upstream that runs in its own process: first token after
+50 ms, then 40 tokens 10 ms apart (``--first-ms``, ``--tokens``, ``--gap-ms``).
+The server is pinned to one core (``--server-cpu``), the upstream and this
+client to the others, so the figures are the server's own.
+
+For each concurrency level C, C clients each run ``--turns-per-stream`` turns
+(``threads.create``, streamed) back to back. Reported:
+
+* TTFT at the client (request sent → first text delta), p50/p95, and the server
+  overhead = client TTFT − the upstream's own 50 ms;
+* server CPU per turn = (user+system CPU of the server processes) / turns;
+* turns/s; RSS of the worker, and RSS growth per open stream at the peak.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import httpx
+
+from tests.support.server import ServerProcess
+
+CLK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+UPSTREAM = """
+import sys, time
+sys.path.insert(0, {root!r})
+from tests.llm.fakes import FakeUpstream, Reply
+tokens = [f"tok{{i}} " for i in range({tokens})]
+up = FakeUpstream(default=Reply(tokens=tokens, first_delay={first}, token_delay={gap}, usage=(30, {tokens})))
+up.start()
+print(up.url, flush=True)
+while True:
+    time.sleep(3600)
+"""
+
+
+def tree_pids(root: int) -> list[int]:
+    out = [root]
+    for pid in list(out):
+        try:
+            for task in os.listdir(f"/proc/{pid}/task"):
+                children = Path(f"/proc/{pid}/task/{task}/children").read_text().split()
+                out += [int(c) for c in children if int(c) not in out]
+        except OSError:
+            pass
+    return out
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        except OSError:
+            pass
+    return total / CLK
+
+
+def rss_mb(pid: int) -> float:
+    try:
+        return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE / 2**20
+    except OSError:
+        return 0.0
+
+
+async def one_turn(client: httpx.AsyncClient, text: str) -> tuple[float, float]:
+    body = {
+        "type": "threads.create",
+        "params": {
+            "input": {
+                "content": [{"type": "input_text", "text": text}],
+                "attachments": [],
+                "inference_options": {},
+            }
+        },
+    }
+    started = time.perf_counter()
+    first = 0.0
+    async with client.stream("POST", "/chatkit", json=body) as response:
+        assert response.status_code == 200, response.status_code
+        async for chunk in response.aiter_bytes():
+            if not first and b"content_part.text_delta" in chunk:
+                first = time.perf_counter() - started
+            if b'"type":"error"' in chunk:
+                raise RuntimeError(chunk.decode(errors="replace")[:500])
+    return first, time.perf_counter() - started
+
+
+async def level(url: str, concurrency: int, turns: int, worker: int, pids: list[int]) -> dict[str, float]:
+    limits = httpx.Limits(max_connections=concurrency + 10, max_keepalive_connections=concurrency + 10)
+    peak_rss = 0.0
+    async with httpx.AsyncClient(
+        base_url=url, timeout=120, limits=limits, headers={"X-Dev-User": "bench"}
+    ) as client:
+        await asyncio.gather(*(one_turn(client, "warm up") for _ in range(min(concurrency, 20))))
+        idle_rss = rss_mb(worker)
+        ttft: list[float] = []
+        done = asyncio.Event()
+
+        async def sampler() -> None:
+            nonlocal peak_rss
+            while not done.is_set():
+                peak_rss = max(peak_rss, rss_mb(worker))
+                await asyncio.sleep(0.05)
+
+        async def stream(n: int) -> None:
+            for t in range(turns):
+                first, _ = await one_turn(client, f"stream {n} turn {t}")
+                ttft.append(first)
+
+        sampling = asyncio.create_task(sampler())
+        cpu0, wall0 = cpu_seconds(pids), time.perf_counter()
+        await asyncio.gather(*(stream(n) for n in range(concurrency)))
+        cpu1, wall1 = cpu_seconds(pids), time.perf_counter()
+        done.set()
+        await sampling
+    count = concurrency * turns
+    ttft.sort()
+    return {
+        "concurrency": concurrency,
+        "turns": count,
+        "ttft_p50_ms": statistics.median(ttft) * 1000,
+        "ttft_p95_ms": ttft[int(0.95 * (len(ttft) - 1))] * 1000,
+        "cpu_ms_per_turn": (cpu1 - cpu0) / count * 1000,
+        "turns_per_s": count / (wall1 - wall0),
+        "idle_rss_mb": idle_rss,
+        "peak_rss_mb": peak_rss,
+        "rss_kb_per_stream": max(0.0, peak_rss - idle_rss) * 1024 / concurrency,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 50, 200])
+    parser.add_argument("--turns-per-stream", type=int, default=3)
+    parser.add_argument("--first-ms", type=float, default=50)
+    parser.add_argument("--gap-ms", type=float, default=10)
+    parser.add_argument("--tokens", type=int, default=40)
+    parser.add_argument(
+        "--server-cpu", type=int, default=0, help="core the server is pinned to (-1: no pinning)"
+    )
+    parser.add_argument("--api-style", default="chat_completions", choices=["chat_completions", "responses"])
+    parser.add_argument("--json", action="store_true", help="print results as JSON lines")
+    args = parser.parse_args()
+
+    root = str(Path(__file__).resolve().parents[1])
+    cores = sorted(os.sched_getaffinity(0))
+    others = {c for c in cores if c != args.server_cpu} or set(cores)
+    code = UPSTREAM.format(root=root, tokens=args.tokens, first=args.first_ms / 1000, gap=args.gap_ms / 1000)
+    upstream = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert upstream.stdout is not None
+    upstream_url = upstream.stdout.readline().strip()
+    os.sched_setaffinity(upstream.pid, others)
+    os.sched_setaffinity(0, others)
+    workdir = Path(tempfile.mkdtemp(prefix="bench-stream-"))
+    config = {
+        "logging": {"level": "warning"},
+        "llm": {
+            "upstreams": {"fake": {"base_url": upstream_url, "api_style": args.api_style, "max_retries": 0}},
+            "aliases": {"default": {"upstream": "fake", "model": "bench"}},
+        },
+    }
+    server = ServerProcess(workdir, config).start()
+    try:
+        assert server.proc is not None
+        pids = tree_pids(server.proc.pid)
+        worker = pids[-1]
+        if args.server_cpu >= 0:
+            for pid in pids:
+                subprocess.run(
+                    ["taskset", "-a", "-cp", str(args.server_cpu), str(pid)], capture_output=True, check=True
+                )
+        load = os.getloadavg()
+        print(
+            f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, load {load[0]:.2f}; "
+            f"server on core {args.server_cpu}; upstream {args.api_style}: first token {args.first_ms:.0f} ms, "
+            f"{args.tokens} tokens {args.gap_ms:.0f} ms apart"
+        )
+        print(
+            "| streams | turns | TTFT p50 | TTFT p95 | overhead p50 | server CPU/turn | turns/s | RSS/stream |"
+        )
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for concurrency in args.concurrency:
+            r = asyncio.run(level(server.url, concurrency, args.turns_per_stream, worker, pids))
+            if args.json:
+                print(json.dumps(r))
+            print(
+                f"| {concurrency} | {r['turns']:.0f} | {r['ttft_p50_ms']:.0f} ms | {r['ttft_p95_ms']:.0f} ms | "
+                f"{r['ttft_p50_ms'] - args.first_ms:.0f} ms | {r['cpu_ms_per_turn']:.1f} ms | "
+                f"{r['turns_per_s']:.1f} | {r['rss_kb_per_stream']:.0f} KB |",
+                flush=True,
+            )
+    finally:
+        server.stop()
+        upstream.kill()
+
+
+if __name__ == "__main__":
+    main()
