@@ -13,7 +13,7 @@ For each concurrency level C, C clients each run ``--turns-per-stream`` turns
 (``threads.create``, streamed) back to back. Reported:
 
 * TTFT at the client (request sent → first text delta), p50/p95, and the server
-  overhead = client TTFT − the upstream's own 50 ms;
+  overhead = client TTFT - the upstream's own 50 ms;
 * server CPU per turn = (user+system CPU of the server processes) / turns;
 * turns/s; RSS of the worker, and RSS growth per open stream at the peak.
 """

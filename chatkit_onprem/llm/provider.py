@@ -25,6 +25,7 @@ from agents import (
 )
 
 from chatkit_onprem.config import LlmSettings
+from chatkit_onprem.llm.chat_stream import LeanChatCompletionsModel
 from chatkit_onprem.llm.routing import Candidate, RoutedModel
 from chatkit_onprem.llm.scripted import ScriptedModel
 from chatkit_onprem.llm.upstreams import Upstream
@@ -48,7 +49,10 @@ def upstream_model(upstream: Upstream, model_id: str) -> Model:
     if upstream.settings.api_style == "responses":
         # HTTP only: the websocket model bypasses our httpx2 client (ARCHITECTURE §4).
         return OpenAIResponsesModel(model=model_id, openai_client=upstream.client)
-    return OpenAIChatCompletionsModel(model=model_id, openai_client=upstream.client)
+    sdk = OpenAIChatCompletionsModel(model=model_id, openai_client=upstream.client)
+    if upstream.settings.lean_stream:
+        return LeanChatCompletionsModel(upstream, model_id, fallback=sdk)
+    return sdk
 
 
 class AliasModelProvider(ModelProvider):

@@ -71,22 +71,24 @@ class Upstream:
     name: str
     settings: UpstreamSettings
     client: AsyncOpenAI
+    http: httpx2.AsyncClient
 
     @classmethod
     def build(cls, name: str, settings: UpstreamSettings) -> Upstream:
         key = settings.api_key.get_secret_value() if settings.api_key else NO_KEY
+        http = http_client(settings)
         client = AsyncOpenAI(
             api_key=key,
             base_url=settings.base_url,
             default_headers=settings.headers or None,
             max_retries=settings.max_retries,
             timeout=httpx2.Timeout(settings.timeouts.read, connect=settings.timeouts.connect),
-            http_client=http_client(settings),
+            http_client=http,
             # No organisation/project headers, no websocket transport: plain HTTP only.
             organization=None,
             project=None,
         )
-        return cls(name=name, settings=settings, client=client)
+        return cls(name=name, settings=settings, client=client, http=http)
 
     @property
     def route(self) -> str:

@@ -76,7 +76,8 @@ def test_tools_widgets_progress_client_tool_and_structured_input(
 ) -> None:
     server = make_server(
         llm_config(
-            {"local": {"base_url": upstream.url}},
+            # runner-only also uses the SDK's own stream parser: the `__fake_id__` path.
+            {"local": {"base_url": upstream.url, "lean_stream": lean}},
             {"default": {"upstream": "local", "model": "m"}},
             lean_plain_turns=lean,
         )
