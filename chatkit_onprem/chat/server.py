@@ -170,7 +170,7 @@ class OnPremChatKitServer(ChatKitServer[RequestContext]):
             for used in turn.fallbacks_used:
                 metrics.FALLBACKS.labels(alias=used).inc()
             if self.usage is not None and turn.tokens:
-                await self._record_usage(context, thread.id, turn)
+                await self.usage.record(context, thread.id, turn)  # buffered: no await on the store
 
     async def _turn_events(
         self,
@@ -200,18 +200,6 @@ class OnPremChatKitServer(ChatKitServer[RequestContext]):
             if shown and _item_id(event) in shown:
                 continue  # already sent on the lean path
             yield event
-
-    async def _record_usage(self, context: RequestContext, thread_id: str, turn: TurnUsage) -> None:
-        # Shielded: a client disconnect must not lose the accounting of tokens already spent.
-        assert self.usage is not None
-        task = asyncio.get_running_loop().create_task(self.usage.record(context, thread_id, turn))
-        self._persisting.add(task)
-        task.add_done_callback(self._persisting.discard)
-        try:
-            with anyio.CancelScope(shield=True):
-                await asyncio.shield(task)
-        except Exception:
-            log.exception("recording token usage failed", thread_id=thread_id)
 
     def _stream_error(self, exc: Exception, context: RequestContext, *, saved: bool) -> CustomStreamError:
         if isinstance(exc, CustomStreamError):
@@ -329,6 +317,8 @@ class OnPremChatKitServer(ChatKitServer[RequestContext]):
         """Shutdown waits for cancel handlers still writing."""
         if self._persisting:
             await asyncio.gather(*self._persisting, return_exceptions=True)
+        if self.usage is not None:
+            await self.usage.flush()
 
 
 def title_from(message: UserMessageItem, limit: int = 60) -> str:
