@@ -17,7 +17,7 @@ import json
 import ssl
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,9 +47,15 @@ class _Key:
     kid: str | None
     alg: str | None  # the JWK's own "alg", if it pins one
     material: dict[str, Any] | bytes  # a JWK, or PEM bytes
+    prepared: dict[str, Any] = field(default_factory=dict, compare=False)  # alg -> key object (or None)
 
     def for_algorithm(self, alg: str) -> Any | None:
         """The verification key for ``alg``, or None if this key cannot be used with it."""
+        if alg not in self.prepared:
+            self.prepared[alg] = self._prepare(alg)
+        return self.prepared[alg]
+
+    def _prepare(self, alg: str) -> Any | None:
         if self.alg is not None and self.alg != alg:
             return None
         algorithm = _ALGORITHMS.get(alg)
