@@ -12,7 +12,6 @@ from chatkit_onprem.chat.attachments import OnPremAttachmentStore, PreviewRefres
 from chatkit_onprem.chat.protocol import ChatKitEndpoint, StreamRegistry
 from chatkit_onprem.chat.server import OnPremChatKitServer
 from chatkit_onprem.config import Settings
-from chatkit_onprem.http.ratelimit import RateLimiter
 from chatkit_onprem.crypto import load_key_provider
 from chatkit_onprem.http.ratelimit import RateLimiter
 from chatkit_onprem.llm.provider import AliasModelProvider
