@@ -6,7 +6,8 @@
 * Keys come from the IdP's JWKS URL (fetched from exactly that URL, cached, refetched
   after ``jwks_cache_seconds`` and, at most once per ``jwks_min_refresh_seconds``,
   when a token names an unknown ``kid``) or from a local JWKS/PEM file.
-* If the IdP is down, the keys we already have keep working; with no keys at all the
+* If the IdP is down, the keys we already have keep working (a stale key set is refreshed
+  in the background, so requests never wait on a slow IdP); with no keys at all the
   answer is 503 (our problem), not 401 (theirs).
 """
 
@@ -111,6 +112,7 @@ class KeySet:
         self.last_attempt: float | None = None
         self._lock = asyncio.Lock()
         self._client: httpx.AsyncClient | None = None
+        self._background: asyncio.Task[None] | None = None
         if self.file is not None:
             self.keys = load_key_file(self.file)  # a broken file fails start-up, loudly
             self.fetched_at = clock()
@@ -134,6 +136,8 @@ class KeySet:
             await self.refresh()
 
     async def close(self) -> None:
+        if self._background is not None:
+            self._background.cancel()
         if self._client is not None:
             await self._client.aclose()
 
@@ -173,9 +177,12 @@ class KeySet:
 
     async def key_for(self, kid: str | None, alg: str) -> Any:
         if self.url is not None and self._stale():
-            async with self._lock:
-                if self._stale():
-                    await self.refresh()
+            if self.keys:
+                self._refresh_in_background()  # keep answering with the cached keys meanwhile
+            else:
+                async with self._lock:
+                    if self._stale():
+                        await self.refresh()
         key = self._find(kid, alg)
         if key is None and self.url is not None and self._may_retry():
             async with self._lock:
@@ -191,6 +198,17 @@ class KeySet:
                 "(check auth.oidc.jwks_url / jwks_file and the IdP's availability)"
             )
         raise Unauthenticated("token signing key is not known to this server")
+
+    def _refresh_in_background(self) -> None:
+        if self._background is not None and not self._background.done():
+            return
+        self.last_attempt = self.clock()  # one attempt per interval, however many requests see it stale
+
+        async def run() -> None:
+            async with self._lock:
+                await self.refresh()
+
+        self._background = asyncio.get_running_loop().create_task(run())
 
     def _stale(self) -> bool:
         if self.fetched_at is None:

@@ -27,7 +27,7 @@ def b64(data: bytes) -> str:
 
 
 class TestIdP:
-    """Signs tokens; serves ``/jwks``. ``down = True`` makes the JWKS answer 503."""
+    """Signs tokens; serves ``/jwks``. ``down = True`` makes the JWKS answer 503; ``delay`` stalls it."""
 
     __test__ = False
 
@@ -38,12 +38,15 @@ class TestIdP:
         }
         self.published = {"rsa-1", "ec-1"}
         self.down = False
+        self.delay = 0.0  # seconds the JWKS endpoint stalls before answering (a hanging IdP)
         self.hits = 0
         idp = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 idp.hits += 1
+                if idp.delay:
+                    time.sleep(idp.delay)
                 if idp.down or self.path != "/jwks":
                     self.send_response(503 if idp.down else 404)
                     self.end_headers()

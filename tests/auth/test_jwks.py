@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,12 +23,23 @@ def list_threads(server: ServerProcess, token: str) -> httpx.Response:
 def test_cached_keys_keep_working_while_the_jwks_endpoint_is_down(make_server: MakeServer) -> None:
     idp = TestIdP()
     try:
-        server = make_server(oidc_config(idp, jwks_cache_seconds=0, jwks_min_refresh_seconds=0))
+        config = oidc_config(idp, jwks_cache_seconds=0, jwks_min_refresh_seconds=0, jwks_timeout_seconds=2)
+        server = make_server(config)
         assert list_threads(server, idp.token()).status_code == 200
         idp.down = True
         hits = idp.hits
         assert list_threads(server, idp.token()).status_code == 200, "cached key still verifies"
+        deadline = time.monotonic() + 5
+        while idp.hits == hits and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert idp.hits > hits, "it did try to refresh (cache age 0) and kept the old keys"
+
+        idp.down, idp.delay = False, 3.0  # a hanging IdP: requests must not wait for it
+        for _ in range(3):
+            started = time.monotonic()
+            assert list_threads(server, idp.token()).status_code == 200
+            assert time.monotonic() - started < 1.0, "a stale key set is refreshed in the background"
+        idp.delay, idp.down = 0.0, True
         idp.add_key("rsa-new")
         unknown = list_threads(server, idp.token(kid="rsa-new"))
         assert unknown.status_code == 401, "keys exist, this one is just unknown"
