@@ -125,7 +125,7 @@ async def level(url: str, concurrency: int, turns: int, worker: int, pids: list[
                 await asyncio.sleep(0.05)
 
         async def stream(n: int) -> None:
-            for t in range(turns):
+            for t in range(turns if concurrency > 1 else max(turns, 20)):
                 first, _ = await one_turn(client, f"stream {n} turn {t}")
                 ttft.append(first)
 
@@ -135,7 +135,7 @@ async def level(url: str, concurrency: int, turns: int, worker: int, pids: list[
         cpu1, wall1 = cpu_seconds(pids), time.perf_counter()
         done.set()
         await sampling
-    count = concurrency * turns
+    count = len(ttft)
     ttft.sort()
     return {
         "concurrency": concurrency,
@@ -164,6 +164,11 @@ def main() -> None:
     )
     parser.add_argument("--api-style", default="chat_completions", choices=["chat_completions", "responses"])
     parser.add_argument("--json", action="store_true", help="print results as JSON lines")
+    parser.add_argument(
+        "--sdk-path",
+        action="store_true",
+        help="Runner for every turn and the SDK's stream parser (for comparison)",
+    )
     args = parser.parse_args()
 
     root = str(Path(__file__).resolve().parents[1])
@@ -179,8 +184,16 @@ def main() -> None:
     config = {
         "logging": {"level": "warning"},
         "llm": {
-            "upstreams": {"fake": {"base_url": upstream_url, "api_style": args.api_style, "max_retries": 0}},
+            "upstreams": {
+                "fake": {
+                    "base_url": upstream_url,
+                    "api_style": args.api_style,
+                    "max_retries": 0,
+                    "lean_stream": not args.sdk_path,
+                }
+            },
             "aliases": {"default": {"upstream": "fake", "model": "bench"}},
+            "lean_plain_turns": not args.sdk_path,
         },
     }
     server = ServerProcess(workdir, config).start()
@@ -197,7 +210,7 @@ def main() -> None:
         print(
             f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, load {load[0]:.2f}; "
             f"server on core {args.server_cpu}; upstream {args.api_style}: first token {args.first_ms:.0f} ms, "
-            f"{args.tokens} tokens {args.gap_ms:.0f} ms apart"
+            f"{args.tokens} tokens {args.gap_ms:.0f} ms apart; {'SDK path' if args.sdk_path else 'lean path'}"
         )
         print(
             "| streams | turns | TTFT p50 | TTFT p95 | overhead p50 | server CPU/turn | turns/s | RSS/stream |"

@@ -207,6 +207,7 @@ class LeanChatCompletionsModel(Model):
             async for raw in response.aiter_bytes():
                 buffer += raw
                 *lines, buffer = buffer.split(b"\n")
+                state.pending = []
                 for line in lines:
                     if not line.startswith(b"data:"):
                         continue
@@ -217,8 +218,9 @@ class LeanChatCompletionsModel(Model):
                     chunk = json.loads(data)
                     if "error" in chunk and not chunk.get("choices"):
                         raise openai.APIError(str(chunk["error"])[:500], request=response.request, body=chunk)
-                    for event in state.feed(chunk):
-                        yield event
+                    state.feed(chunk)
+                for event in state.pending:
+                    yield event
                 if done:
                     break
         finally:
@@ -230,7 +232,7 @@ class LeanChatCompletionsModel(Model):
 class _State:
     """Chat Completions chunks → Responses stream events (what the Runner and ChatKit expect)."""
 
-    __slots__ = ("calls", "message_id", "model", "response_id", "seq", "text", "usage")
+    __slots__ = ("calls", "message_id", "model", "pending", "response_id", "seq", "text", "usage")
 
     def __init__(self, model: str) -> None:
         self.model = model
@@ -240,6 +242,7 @@ class _State:
         self.calls: dict[int, dict[str, str]] = {}
         self.usage: tuple[int, int] = (0, 0)
         self.seq = 0
+        self.pending: list[TResponseStreamEvent] = []
 
     def _n(self) -> int:
         self.seq += 1
@@ -253,8 +256,11 @@ class _State:
             sequence_number=0,
         )
 
-    def feed(self, chunk: dict[str, Any]) -> list[TResponseStreamEvent]:
-        out: list[TResponseStreamEvent] = []
+    def feed(self, chunk: dict[str, Any]) -> None:
+        """Turn a chunk into events in ``pending``. Text that arrived in the same network
+        read becomes one delta: under load fewer, larger events (each costs CPU all the
+        way to the browser); when idle, one event per token as before."""
+        out = self.pending
         usage = chunk.get("usage")
         if usage:
             self.usage = (int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0))
@@ -266,18 +272,11 @@ class _State:
                     self.message_id = new_id("message")
                     out += self._message_start(self.message_id)
                 self.text.append(content)
-                out.append(
-                    _fast(
-                        ResponseTextDeltaEvent,
-                        type="response.output_text.delta",
-                        item_id=self.message_id,
-                        output_index=0,
-                        content_index=0,
-                        delta=content,
-                        logprobs=[],
-                        sequence_number=self._n(),
-                    )
-                )
+                last = out[-1] if out else None
+                if last is not None and last.type == "response.output_text.delta":
+                    last.delta += content  # type: ignore[union-attr]
+                else:
+                    out.append(self._delta(self.message_id, content))
             for call in delta.get("tool_calls") or ():
                 slot = self.calls.setdefault(
                     int(call.get("index", 0)), {"id": "", "name": "", "arguments": ""}
@@ -289,7 +288,18 @@ class _State:
                     slot["name"] += function["name"]
                 if function.get("arguments"):
                     slot["arguments"] += function["arguments"]
-        return out
+
+    def _delta(self, message_id: str, content: str) -> TResponseStreamEvent:
+        return _fast(
+            ResponseTextDeltaEvent,
+            type="response.output_text.delta",
+            item_id=message_id,
+            output_index=0,
+            content_index=0,
+            delta=content,
+            logprobs=[],
+            sequence_number=self._n(),
+        )
 
     def _message_start(self, message_id: str) -> list[TResponseStreamEvent]:
         empty = _fast(
