@@ -372,6 +372,12 @@ class ProxySettings(StrictModel):
     username: str | None = None
     password: SecretStr | None = None
 
+    @field_validator("username", "password", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        # ``${PROXY_USER:-}`` in YAML: unset credentials mean "no proxy authentication".
+        return None if value == "" else value
+
     @field_validator("url")
     @classmethod
     def _proxy_url(cls, value: str) -> str:

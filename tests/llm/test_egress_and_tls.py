@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from tests.llm.certs import Pki
 from tests.llm.conftest import llm_config
@@ -129,3 +130,71 @@ def test_the_test_process_guard_refuses_non_loopback(egress_guard: EgressGuard) 
             raise AssertionError("connect was allowed")
     assert egress_guard.attempts == ["connect ('192.0.2.1', 80)"]
     egress_guard.attempts.clear()  # expected here; any other attempt fails its test
+
+
+def test_the_upstream_via_proxy_example_works_as_shipped(
+    upstream: FakeUpstream, make_proxy: Callable[..., ForwardProxy], make_server: Callable[..., ServerProcess]
+) -> None:
+    import yaml
+
+    from tests.support.server import ROOT
+
+    proxy = make_proxy(auth=("svc", "pw"))
+    config = yaml.safe_load((ROOT / "config/examples/upstream-via-proxy.yaml").read_text())
+    config.pop("data_dir")
+    env = {
+        "UPSTREAM_BASE_URL": upstream.url,
+        "EGRESS_PROXY_URL": proxy.url,
+        "EGRESS_PROXY_USER": "svc",
+        "EGRESS_PROXY_PASSWORD": "pw",
+        "UPSTREAM_MODEL": "big",
+        "UPSTREAM_FAST_MODEL": "small",
+    }
+    server = make_server(config, env=env)
+    client = ChatKitClient(server.url)
+    thread_id, events = client.create_thread("hello via the example")
+    assert errors(events) == [] and assistant_text(events) == "Echo: hello via the example"
+    events = client.send(thread_id, "second turn")
+    assert errors(events) == [] and assistant_text(events) == "Echo: second turn"
+    assert [r.body["model"] for r in upstream.model_requests()] == [
+        "big",
+        "small",
+        "big",
+    ]  # answer, title, answer
+    assert len(proxy.seen) == 3 and not proxy.refused
+
+
+def test_the_responses_example_is_valid(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.support.server import ROOT
+
+    key = tmp_path / "key"
+    key.write_text("sk-example\n")
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(ROOT),
+        "RESPONSES_BASE_URL": "https://llm-gateway.internal/v1",
+        "RESPONSES_MODEL": "gpt-oss-120b",
+        "RESPONSES_API_KEY_FILE": str(key),
+        "UPSTREAM_CA_BUNDLE": "/etc/ssl/certs/ca-certificates.crt",
+    }
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "chatkit_onprem",
+            "config",
+            "check",
+            "--config",
+            str(ROOT / "config/examples/responses-direct.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "api_style: responses" in result.stdout and "sk-example" not in result.stdout
