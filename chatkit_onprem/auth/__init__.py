@@ -27,7 +27,9 @@ from chatkit_onprem.auth.roles import ADMIN, AUDITOR, require_any
 from chatkit_onprem.auth.trusted_headers import TrustedHeaders
 from chatkit_onprem.config import Settings
 from chatkit_onprem.context import RequestContext
+from chatkit_onprem.logging import get_logger
 
+log = get_logger(__name__)
 ADMIN_TOKEN_USER = "admin-token"  # noqa: S105 - a user id, not a secret
 
 __all__ = [
@@ -76,6 +78,15 @@ class Authenticator:
             await self.api_keys.flush()
 
     async def authenticate(self, request: Request[Any, Any, Any]) -> RequestContext:
+        try:
+            return await self._authenticate(request)
+        except (Unauthenticated, AuthUnavailable) as exc:
+            # For the operator: why, and from where; never the credential itself.
+            client = request.scope.get("client")
+            log.info("authentication refused", reason=exc.message, peer=client[0] if client else None)
+            raise
+
+    async def _authenticate(self, request: Request[Any, Any, Any]) -> RequestContext:
         token = bearer_token(request)
         if token is not None:
             if self.api_keys is not None and looks_like_api_key(token):

@@ -14,8 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from chatkit_onprem.auth.identity import valid_identity
 from chatkit_onprem.context import RequestContext
 from chatkit_onprem.errors import ApiError, validation_details
+from chatkit_onprem.logging import get_logger
 from chatkit_onprem.services import Services
 
+log = get_logger(__name__)
 ADMIN_BODY_CAP = 64 * 1024
 
 
@@ -82,6 +84,13 @@ class AdminController(Controller):
             )
         except ValueError as exc:
             raise ApiError(400, "invalid_params", str(exc)) from None
+        log.info(
+            "api key created",
+            key_id=record.id,
+            tenant=record.tenant,
+            roles=list(record.roles),
+            by=caller.user,
+        )
         # The only time the token is ever shown: keep it out of every cache.
         return Response(
             {**record.public(), "token": token}, status_code=201, headers={"Cache-Control": "no-store"}
@@ -91,8 +100,9 @@ class AdminController(Controller):
     async def revoke_api_key(
         self, key_id: str, request: Request[Any, Any, Any], services: Services
     ) -> Response[dict[str, Any]]:
-        await _caller(request, services, write=True)
+        caller = await _caller(request, services, write=True)
         record = await services.api_keys.revoke(key_id)
         if record is None:
             raise ApiError(404, "not_found", f"no API key {key_id}")
+        log.info("api key revoked", key_id=key_id, tenant=record.tenant, by=caller.user)
         return Response(record.public())

@@ -75,6 +75,9 @@ def test_create_use_list_revoke(prod_server: ServerProcess, idp: TestIdP, tmp_pa
     assert after.status_code == 401 and "revoked" in after.json()["error"]["message"]
     assert key["id"] not in cli(prod_server, tmp_path, "list").stdout
     assert key["id"] in cli(prod_server, tmp_path, "list", "--all").stdout
+    log = prod_server.log()
+    assert "api key created" in log and "api key revoked" in log
+    assert token.rsplit("_", 1)[1] not in log, "the secret never reaches the log"
 
 
 def test_wrong_secret_and_malformed_keys(prod_server: ServerProcess, tmp_path: Path) -> None:

@@ -100,13 +100,18 @@ def attacks(idp: TestIdP) -> list[tuple[str, str, str]]:
 
 def test_token_attacks_are_refused(prod_server: ServerProcess, idp: TestIdP) -> None:
     failures: list[Any] = []
-    for name, token, message in attacks(idp):
+    cases = attacks(idp)
+    for name, token, message in cases:
         response = call(prod_server, bearer(token))
         try:
             assert_401(response, message)
         except AssertionError as exc:
             failures.append((name, response.status_code, response.text[:200], str(exc)[:200]))
     assert failures == []
+    log = prod_server.log()
+    assert "authentication refused" in log and "token has expired" in log, "operators see why"
+    leaked = [name for name, token, _ in cases if token in log]
+    assert leaked == [], "credentials never reach the log"
 
 
 def test_rotated_key_is_fetched_on_unknown_kid(prod_server: ServerProcess, idp: TestIdP) -> None:
