@@ -33,6 +33,8 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 ENV_PREFIX = "CHATKIT_ONPREM_"
 CONFIG_ENV = "CHATKIT_ONPREM_CONFIG"
+#: Variables with our prefix that are not settings: they select the file or feed the admin CLI.
+NOT_SETTINGS_ENV = frozenset({CONFIG_ENV, "CHATKIT_ONPREM_ADMIN_URL", "CHATKIT_ONPREM_ADMIN_TOKEN"})
 DEFAULT_CONFIG_FILE = Path("config/chatkit-onprem.yaml")
 
 
@@ -664,7 +666,7 @@ class _ProcessEnvSource(PydanticBaseSettingsSource):
     def __call__(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for name, value in os.environ.items():
-            if not name.startswith(ENV_PREFIX) or name == CONFIG_ENV:
+            if not name.startswith(ENV_PREFIX) or name in NOT_SETTINGS_ENV:
                 continue
             path = name[len(ENV_PREFIX) :].lower().split("__")
             node = out

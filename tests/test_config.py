@@ -52,6 +52,12 @@ def test_environment_beats_the_file_and_is_typed(tmp_path: Path, monkeypatch: py
     assert settings.server.cors_origins == ["https://b", "https://c"]
 
 
+def test_admin_cli_variables_are_not_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHATKIT_ONPREM_ADMIN_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("CHATKIT_ONPREM_ADMIN_TOKEN", STRONG)
+    assert load_settings(_write(tmp_path, {})).server.port == 8000
+
+
 def test_variable_references(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PORT_FROM_ENV", "7070")
     text = "server:\n  port: ${PORT_FROM_ENV}\n  host: ${HOST_UNSET:-0.0.0.0}\n"
