@@ -185,7 +185,8 @@ class OnPremChatKitServer(ChatKitServer[RequestContext]):
         model = self.provider.routed(alias)
         runner_agent = agent
         resuming = bool(history) and history[-1].type in ("workflow", "client_tool_call")
-        if self.llm.lean_plain_turns and not resuming:
+        plain_instructions = agent.instructions is None or isinstance(agent.instructions, str)
+        if self.llm.lean_plain_turns and not resuming and plain_instructions:
             try:
                 async for event in lean_turn(agent, model, agent_input, agent_context):
                     yield event

@@ -9,7 +9,7 @@ with ``json.loads`` and builds events with ``model_construct``.
 
 It also gives messages and tool calls real ids (no ``__fake_id__``), retries
 like the openai client (connection errors, 408/409/429/5xx; ``Retry-After``
-honoured up to 60 s; else 0.5 s doubling to 8 s, with jitter) and raises the
+honoured up to 120 s; else 0.5 s doubling to 8 s, with jitter) and raises the
 openai client's error types, so failures read the same. Anything it does not
 handle (handoffs, structured output, reasoning settings, extra args) goes to
 the SDK model, as does the non-streamed ``get_response`` (titles).
@@ -445,7 +445,7 @@ def _backoff(attempt: int, headers: httpx2.Headers | None) -> float:
                 delay = float(value) / divisor
             except ValueError:
                 continue
-            if 0 < delay <= 60:
+            if 0 < delay <= 120:
                 return delay
     return min(0.5 * 2.0**attempt, 8.0) * (1 - 0.25 * random.random())  # noqa: S311 - jitter
 
