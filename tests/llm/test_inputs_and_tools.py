@@ -79,7 +79,9 @@ def test_transcription_through_the_upstream_and_a_clear_error_without_one(
     [request] = [r for r in upstream.requests if r.path.endswith("/audio/transcriptions")]
     assert b"whisper-large" in request.body and b"RIFF....WAVEfmt " in request.body
 
-    plain = ChatKitClient(make_server({}, name="plain").url)
+    plain_server = make_server({}, name="plain")
+    assert "no model upstream configured: using the built-in scripted model" in plain_server.log()
+    plain = ChatKitClient(plain_server.url)
     response = plain.post("input.transcribe", audio)
     assert response.status_code == 501
     assert "transcription is not configured" in response.json()["error"]["message"]
