@@ -253,3 +253,9 @@ def test_other_users_and_tenants_see_nothing(client: ChatKitClient) -> None:
 
     assert owner.call("threads.get_by_id", {"thread_id": thread_id}) == snapshot
     assert errors(owner.send(thread_id, "still mine")) == []
+
+
+def test_metrics_are_for_admins_and_auditors(client: ChatKitClient) -> None:
+    assert client.http.get("/metrics").status_code == 403
+    response = client.http.get("/metrics", headers={"X-Dev-Roles": "auditor"})
+    assert response.status_code == 200 and "chatkit" in response.text

@@ -66,7 +66,7 @@ def test_failures_are_reported_partial_answers_kept_and_the_thread_stays_usable(
     assert errors(events) == [] and assistant_text(events) == "Echo: are you back?"
     history = upstream.model_requests()[-1].body["messages"]
     assert {"role": "assistant", "content": "one two three four "} in history
-    metrics = httpx.get(f"{server.url}/metrics").text
+    metrics = httpx.get(f"{server.url}/metrics", headers={"X-Dev-Roles": "auditor"}).text
     for kind in ("cut", "rate_limited", "status", "timeout"):
         assert f'chatkit_upstream_failures_total{{alias="default",kind="{kind}"}}' in metrics
 
@@ -89,7 +89,7 @@ def test_fallback_alias_answers_when_the_first_fails_before_its_first_token(
     thread_id, events = client.create_thread("hello")
     assert errors(events) == [] and assistant_text(events) == "Echo: hello"
     assert upstream.model_requests()[-1].body["model"] == "small"
-    metrics = httpx.get(f"{server.url}/metrics").text
+    metrics = httpx.get(f"{server.url}/metrics", headers={"X-Dev-Roles": "auditor"}).text
     assert 'chatkit_model_fallbacks_total{alias="spare"} 1.0' in metrics
     assert 'chatkit_upstream_failures_total{alias="default",kind="unreachable"} 1.0' in metrics
 

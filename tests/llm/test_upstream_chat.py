@@ -60,7 +60,7 @@ def test_multi_turn_thread_with_store_ids_and_recorded_usage(
     assert json.dumps(history).count("Echo: ") == 2
     if style == "chat_completions":
         assert body["stream_options"] == {"include_usage": True}
-    metrics = httpx.get(f"{server.url}/metrics").text
+    metrics = httpx.get(f"{server.url}/metrics", headers={"X-Dev-Roles": "auditor"}).text
     assert 'chatkit_model_tokens_total{alias="default",direction="output",tenant="acme"} 21.0' in metrics
     server.stop()
     with duckdb.connect(str(Path(server.config["data_dir"]) / "chatkit.duckdb"), read_only=True) as db:

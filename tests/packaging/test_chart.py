@@ -199,7 +199,10 @@ def test_optional_parts_everything_on() -> None:
     monitor = one(docs, "ServiceMonitor")
     assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
     assert monitor["metadata"]["labels"]["release"] == "prom"
-    assert monitor["spec"]["endpoints"] == [{"port": "http", "path": "/metrics", "interval": "30s"}]
+    endpoint = monitor["spec"]["endpoints"][0]
+    assert {k: endpoint[k] for k in ("port", "path", "interval")} == {
+        "port": "http", "path": "/metrics", "interval": "30s"}
+    assert endpoint["bearerTokenSecret"]["key"] == "admin-token"
     assert monitor["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"] == "server"
     job = one(docs, "CronJob")["spec"]["jobTemplate"]["spec"]["template"]
     assert job["metadata"]["labels"]["chatkit-onprem/client"] == "true"
