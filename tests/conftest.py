@@ -1,4 +1,4 @@
-"""Shared fixtures: a real server over HTTP, a ChatKit client, and the egress check."""
+"""Shared fixtures: a real server over HTTP, a ChatKit client, and egress guards for both processes."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.support.client import ChatKitClient
+from tests.support.egress_guard import egress_guard  # noqa: F401 - autouse: the test process stays on loopback
 from tests.support.server import ServerProcess
 
 

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from tests.llm.certs import Pki, make_pki
-from tests.llm.egress_guard import egress_guard  # noqa: F401 - autouse: the test process stays on loopback
 from tests.llm.fakes import FakeUpstream, ForwardProxy
 
 

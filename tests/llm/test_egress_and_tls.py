@@ -7,9 +7,9 @@ from pathlib import Path
 
 from tests.llm.certs import Pki
 from tests.llm.conftest import llm_config
-from tests.llm.egress_guard import EgressGuard
 from tests.llm.fakes import FakeUpstream, ForwardProxy
 from tests.support.client import ChatKitClient, assistant_text, errors
+from tests.support.egress_guard import EgressGuard
 from tests.support.server import ServerProcess
 
 
