@@ -5,7 +5,7 @@ each streamed chunk is rebuilt by the openai client's ``construct_type`` and the
 request body goes through its typed-dict transform, together several ms of CPU
 per 40-token turn. This model sends the same request (messages and tools from
 the SDK's own converter) over the upstream's httpx2 client, parses each SSE line
-with ``json.loads`` and builds events with ``model_construct``.
+with ``json.loads`` and builds events with ``llm.response_events``.
 
 It also gives messages and tool calls real ids (no ``__fake_id__``), retries
 like the openai client (connection errors, 408/409/429/5xx; ``Retry-After``
@@ -20,9 +20,8 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import time
 from collections.abc import AsyncIterator
-from typing import Any, TypeVar, cast
+from typing import Any
 
 import httpx2
 import openai
@@ -34,35 +33,9 @@ from agents.models.chatcmpl_converter import Converter
 from agents.util._json import (
     _to_dump_compatible,  # the SDK's own iterable → list normaliser, as it uses before sending
 )
-from openai.types.responses import (
-    Response,
-    ResponseCompletedEvent,
-    ResponseContentPartAddedEvent,
-    ResponseContentPartDoneEvent,
-    ResponseCreatedEvent,
-    ResponseFunctionToolCall,
-    ResponseOutputItemAddedEvent,
-    ResponseOutputItemDoneEvent,
-    ResponseOutputMessage,
-    ResponseOutputText,
-    ResponseTextDeltaEvent,
-    ResponseTextDoneEvent,
-    ResponseUsage,
-)
-from openai.types.responses.response_usage import InputTokensDetails, OutputTokensDetails
-from pydantic import BaseModel as PydanticModel
 
-from chatkit_onprem.ids import new_id
+from chatkit_onprem.llm.response_events import ResponseEvents
 from chatkit_onprem.llm.upstreams import Upstream
-
-_construct = PydanticModel.model_construct.__func__  # type: ignore[attr-defined]
-
-
-def _fast(cls: type[T], **fields: Any) -> T:
-    """pydantic's own ``model_construct``: the openai models override it with a recursive,
-    much slower one (about 40 µs per event here), and our fields are already the right types."""
-    return cast(T, _construct(cls, **fields))
-
 
 #: ModelSettings fields sent as-is; any other field set means "let the SDK model do it".
 _SIMPLE = {
@@ -77,7 +50,6 @@ _SIMPLE = {
 }
 _HANDLED = {*_SIMPLE, "tool_choice", "include_usage", "extra_body", "extra_headers", "extra_query"}
 _RETRY_STATUS = {408, 409, 429}
-T = TypeVar("T", bound=PydanticModel)
 
 
 class LeanChatCompletionsModel(Model):
@@ -199,9 +171,9 @@ class LeanChatCompletionsModel(Model):
             return
         body = self._body(system_instructions, input, model_settings, tools)
         response = await self._open(body, model_settings)
-        state = _State(self.model)
+        state = _ChunkParser(self.model)
         try:
-            yield state.created()
+            yield state.events.created()
             buffer = b""
             done = False
             async for raw in response.aiter_bytes():
@@ -225,214 +197,41 @@ class LeanChatCompletionsModel(Model):
                     break
         finally:
             await response.aclose()
-        for event in state.finish():
+        for event in state.events.finish():
             yield event
 
 
-class _State:
-    """Chat Completions chunks → Responses stream events (what the Runner and ChatKit expect)."""
+class _ChunkParser:
+    """Chat Completions chunks → Responses events, via the shared ``ResponseEvents`` builder."""
 
-    __slots__ = ("calls", "message_id", "model", "pending", "response_id", "seq", "text", "usage")
+    __slots__ = ("events", "pending")
 
     def __init__(self, model: str) -> None:
-        self.model = model
-        self.response_id = new_id("resp")
-        self.message_id: str | None = None
-        self.text: list[str] = []
-        self.calls: dict[int, dict[str, str]] = {}
-        self.usage: tuple[int, int] = (0, 0)
-        self.seq = 0
+        self.events = ResponseEvents(model)
         self.pending: list[TResponseStreamEvent] = []
-
-    def _n(self) -> int:
-        self.seq += 1
-        return self.seq
-
-    def created(self) -> TResponseStreamEvent:
-        return _fast(
-            ResponseCreatedEvent,
-            type="response.created",
-            response=self._response([], None),
-            sequence_number=0,
-        )
 
     def feed(self, chunk: dict[str, Any]) -> None:
         """Turn a chunk into events in ``pending``. Text that arrived in the same network
-        read becomes one delta: under load fewer, larger events (each costs CPU all the
-        way to the browser); when idle, one event per token as before."""
-        out = self.pending
+        read becomes one delta: under load fewer, larger events; when idle, one per token."""
         usage = chunk.get("usage")
         if usage:
-            self.usage = (int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0))
+            self.events.usage = (
+                int(usage.get("prompt_tokens") or 0),
+                int(usage.get("completion_tokens") or 0),
+            )
         for choice in chunk.get("choices") or ():
             delta = choice.get("delta") or {}
             content = delta.get("content")
             if content:
-                if self.message_id is None:
-                    self.message_id = new_id("message")
-                    out += self._message_start(self.message_id)
-                self.text.append(content)
-                last = out[-1] if out else None
-                if last is not None and last.type == "response.output_text.delta":
-                    last.delta += content  # type: ignore[union-attr]
-                else:
-                    out.append(self._delta(self.message_id, content))
+                self.events.text(content, self.pending)
             for call in delta.get("tool_calls") or ():
-                slot = self.calls.setdefault(
-                    int(call.get("index", 0)), {"id": "", "name": "", "arguments": ""}
-                )
-                if call.get("id"):
-                    slot["id"] = call["id"]
                 function = call.get("function") or {}
-                if function.get("name"):
-                    slot["name"] += function["name"]
-                if function.get("arguments"):
-                    slot["arguments"] += function["arguments"]
-
-    def _delta(self, message_id: str, content: str) -> TResponseStreamEvent:
-        return _fast(
-            ResponseTextDeltaEvent,
-            type="response.output_text.delta",
-            item_id=message_id,
-            output_index=0,
-            content_index=0,
-            delta=content,
-            logprobs=[],
-            sequence_number=self._n(),
-        )
-
-    def _message_start(self, message_id: str) -> list[TResponseStreamEvent]:
-        empty = _fast(
-            ResponseOutputMessage,
-            id=message_id,
-            type="message",
-            role="assistant",
-            status="in_progress",
-            content=[],
-        )
-        return [
-            _fast(
-                ResponseOutputItemAddedEvent,
-                type="response.output_item.added",
-                item=empty,
-                output_index=0,
-                sequence_number=self._n(),
-            ),
-            _fast(
-                ResponseContentPartAddedEvent,
-                type="response.content_part.added",
-                item_id=message_id,
-                output_index=0,
-                content_index=0,
-                part=_fast(ResponseOutputText, type="output_text", text="", annotations=[]),
-                sequence_number=self._n(),
-            ),
-        ]
-
-    def finish(self) -> list[TResponseStreamEvent]:
-        out: list[TResponseStreamEvent] = []
-        output: list[Any] = []
-        if self.message_id is not None:
-            text = "".join(self.text)
-            part = _fast(ResponseOutputText, type="output_text", text=text, annotations=[])
-            message = _fast(
-                ResponseOutputMessage,
-                id=self.message_id,
-                type="message",
-                role="assistant",
-                status="completed",
-                content=[part],
-            )
-            out += [
-                _fast(
-                    ResponseTextDoneEvent,
-                    type="response.output_text.done",
-                    item_id=self.message_id,
-                    output_index=0,
-                    content_index=0,
-                    text=text,
-                    logprobs=[],
-                    sequence_number=self._n(),
-                ),
-                _fast(
-                    ResponseContentPartDoneEvent,
-                    type="response.content_part.done",
-                    item_id=self.message_id,
-                    output_index=0,
-                    content_index=0,
-                    part=part,
-                    sequence_number=self._n(),
-                ),
-                _fast(
-                    ResponseOutputItemDoneEvent,
-                    type="response.output_item.done",
-                    item=message,
-                    output_index=0,
-                    sequence_number=self._n(),
-                ),
-            ]
-            output.append(message)
-        for index in sorted(self.calls):
-            slot = self.calls[index]
-            call = _fast(
-                ResponseFunctionToolCall,
-                type="function_call",
-                id=new_id("call"),
-                call_id=slot["id"] or new_id("call"),
-                name=slot["name"],
-                arguments=slot["arguments"] or "{}",
-                status="completed",
-            )
-            position = len(output)
-            out += [
-                _fast(
-                    ResponseOutputItemAddedEvent,
-                    type="response.output_item.added",
-                    item=call,
-                    output_index=position,
-                    sequence_number=self._n(),
-                ),
-                _fast(
-                    ResponseOutputItemDoneEvent,
-                    type="response.output_item.done",
-                    item=call,
-                    output_index=position,
-                    sequence_number=self._n(),
-                ),
-            ]
-            output.append(call)
-        usage = _fast(
-            ResponseUsage,
-            input_tokens=self.usage[0],
-            output_tokens=self.usage[1],
-            total_tokens=sum(self.usage),
-            input_tokens_details=_fast(InputTokensDetails, cached_tokens=0, cache_write_tokens=0),
-            output_tokens_details=_fast(OutputTokensDetails, reasoning_tokens=0),
-        )
-        out.append(
-            _fast(
-                ResponseCompletedEvent,
-                type="response.completed",
-                response=self._response(output, usage),
-                sequence_number=self._n(),
-            )
-        )
-        return out
-
-    def _response(self, output: list[Any], usage: ResponseUsage | None) -> Response:
-        return _fast(
-            Response,
-            id=self.response_id,
-            object="response",
-            created_at=time.time(),
-            model=self.model,
-            output=output,
-            status="completed" if usage else "in_progress",
-            parallel_tool_calls=False,
-            tool_choice="auto",
-            tools=[],
-            usage=usage,
-        )
+                self.events.call_fragment(
+                    int(call.get("index", 0)),
+                    call_id=call.get("id") or "",
+                    name=function.get("name") or "",
+                    arguments=function.get("arguments") or "",
+                )
 
 
 def _backoff(attempt: int, headers: httpx2.Headers | None) -> float:

@@ -14,8 +14,7 @@ with no model server. Words in the user's message pick a script:
 ``fail``        fails mid-stream (for error-handling demos)
 ==============  ==========================================================
 
-Events are built with ``model_construct`` (no validation): they are ours and
-well-formed, and this is the streaming hot path.
+Events come from ``llm.response_events``, the builder our lean upstream model uses too.
 """
 
 from __future__ import annotations
@@ -23,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -34,21 +32,10 @@ from agents.items import TResponseInputItem, TResponseStreamEvent
 from openai.types.responses import (
     Response,
     ResponseCompletedEvent,
-    ResponseContentPartAddedEvent,
-    ResponseContentPartDoneEvent,
-    ResponseCreatedEvent,
-    ResponseFunctionToolCall,
-    ResponseOutputItemAddedEvent,
-    ResponseOutputItemDoneEvent,
-    ResponseOutputMessage,
-    ResponseOutputText,
-    ResponseTextDeltaEvent,
-    ResponseTextDoneEvent,
-    ResponseUsage,
 )
-from openai.types.responses.response_usage import InputTokensDetails, OutputTokensDetails
 
 from chatkit_onprem.ids import new_id
+from chatkit_onprem.llm.response_events import ResponseEvents
 
 HELP = (
     "This is the built-in scripted model: it streams a fixed answer token by token. "
@@ -146,129 +133,30 @@ class ScriptedModel(Model):
             [{"role": "user", "content": input}] if isinstance(input, str) else list(input)
         )
         kind, plan = self.plan(items, tools)
-        response_id = self.new_id("resp")
-        seq = _Counter()
-        yield ResponseCreatedEvent.model_construct(
-            type="response.created", response=_response(response_id, [], None), sequence_number=seq()
-        )
+        events = ResponseEvents(self.name, self.new_id)
+        yield events.created()
         input_tokens = sum(len(json.dumps(i, default=str)) // 4 for i in items)
         if kind == "call":
             name, args = plan
-            call = ResponseFunctionToolCall.model_construct(
-                type="function_call",
-                id=self.new_id("call"),
-                call_id=self.new_id("call"),
-                name=name,
-                arguments=json.dumps(args),
-                status="completed",
-            )
-            yield ResponseOutputItemAddedEvent.model_construct(
-                type="response.output_item.added", item=call, output_index=0, sequence_number=seq()
-            )
-            yield ResponseOutputItemDoneEvent.model_construct(
-                type="response.output_item.done", item=call, output_index=0, sequence_number=seq()
-            )
-            yield ResponseCompletedEvent.model_construct(
-                type="response.completed",
-                response=_response(response_id, [call], _usage(input_tokens, 10)),
-                sequence_number=seq(),
-            )
+            events.call_fragment(0, call_id=self.new_id("call"), name=name, arguments=json.dumps(args))
+            events.usage = (input_tokens, 10)
+            for event in events.finish():
+                yield event
             return
 
-        text = plan
-        message_id = self.new_id("message")
-        empty = ResponseOutputMessage.model_construct(
-            id=message_id, type="message", role="assistant", status="in_progress", content=[]
-        )
-        yield ResponseOutputItemAddedEvent.model_construct(
-            type="response.output_item.added", item=empty, output_index=0, sequence_number=seq()
-        )
-        yield ResponseContentPartAddedEvent.model_construct(
-            type="response.content_part.added",
-            item_id=message_id,
-            output_index=0,
-            content_index=0,
-            part=ResponseOutputText.model_construct(type="output_text", text="", annotations=[]),
-            sequence_number=seq(),
-        )
-        tokens = re.findall(r"\S+\s*", text)
+        tokens = re.findall(r"\S+\s*", plan)
         for n, token in enumerate(tokens):
             if self.token_delay:
                 await asyncio.sleep(self.token_delay)
             if kind == "fail" and n == 3:
                 raise ScriptedModelFailure("the scripted model failed on purpose (the 'fail' script)")
-            yield ResponseTextDeltaEvent.model_construct(
-                type="response.output_text.delta",
-                item_id=message_id,
-                output_index=0,
-                content_index=0,
-                delta=token,
-                logprobs=[],
-                sequence_number=seq(),
-            )
-        part = ResponseOutputText.model_construct(type="output_text", text=text, annotations=[])
-        yield ResponseTextDoneEvent.model_construct(
-            type="response.output_text.done",
-            item_id=message_id,
-            output_index=0,
-            content_index=0,
-            text=text,
-            logprobs=[],
-            sequence_number=seq(),
-        )
-        yield ResponseContentPartDoneEvent.model_construct(
-            type="response.content_part.done",
-            item_id=message_id,
-            output_index=0,
-            content_index=0,
-            part=part,
-            sequence_number=seq(),
-        )
-        message = ResponseOutputMessage.model_construct(
-            id=message_id, type="message", role="assistant", status="completed", content=[part]
-        )
-        yield ResponseOutputItemDoneEvent.model_construct(
-            type="response.output_item.done", item=message, output_index=0, sequence_number=seq()
-        )
-        yield ResponseCompletedEvent.model_construct(
-            type="response.completed",
-            response=_response(response_id, [message], _usage(input_tokens, len(tokens))),
-            sequence_number=seq(),
-        )
-
-
-class _Counter:
-    def __init__(self) -> None:
-        self.n = -1
-
-    def __call__(self) -> int:
-        self.n += 1
-        return self.n
-
-
-def _response(response_id: str, output: list[Any], usage: ResponseUsage | None) -> Response:
-    return Response.model_construct(
-        id=response_id,
-        object="response",
-        created_at=time.time(),
-        model="scripted",
-        output=output,
-        status="completed" if usage else "in_progress",
-        parallel_tool_calls=False,
-        tool_choice="auto",
-        tools=[],
-        usage=usage,
-    )
-
-
-def _usage(input_tokens: int, output_tokens: int) -> ResponseUsage:
-    return ResponseUsage.model_construct(
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        total_tokens=input_tokens + output_tokens,
-        input_tokens_details=InputTokensDetails.model_construct(cached_tokens=0, cache_write_tokens=0),
-        output_tokens_details=OutputTokensDetails.model_construct(reasoning_tokens=0),
-    )
+            pending: list[TResponseStreamEvent] = []
+            events.text(token, pending)
+            for event in pending:
+                yield event
+        events.usage = (input_tokens, len(tokens))
+        for event in events.finish():
+            yield event
 
 
 def _last_user_text(items: list[TResponseInputItem]) -> str:
