@@ -34,10 +34,6 @@ class BlobBackend(Protocol):
         """Stream the object's bytes; raise ``BlobNotFoundError`` if absent."""
         ...
 
-    async def get_bytes(self, key: str, *, max_bytes: int) -> bytes:
-        """The whole (small) object; ``BlobTooLargeError`` above ``max_bytes``."""
-        ...
-
     async def delete(self, key: str) -> None:
         """Remove the object (every version, where the store keeps versions)."""
         ...

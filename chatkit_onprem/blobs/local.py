@@ -57,14 +57,6 @@ class LocalBlobBackend:
             while chunk := await handle.read(CHUNK):
                 yield chunk
 
-    async def get_bytes(self, key: str, *, max_bytes: int) -> bytes:
-        out = bytearray()
-        async for chunk in self.get(key):
-            out += chunk
-            if len(out) > max_bytes:
-                raise BlobTooLargeError(max_bytes)
-        return bytes(out)
-
     async def delete(self, key: str) -> None:
         path = self._path(key)
         await anyio.to_thread.run_sync(lambda: path.unlink(missing_ok=True))

@@ -140,14 +140,6 @@ class S3BlobBackend:
             response.close()
             response.release_conn()
 
-    async def get_bytes(self, key: str, *, max_bytes: int) -> bytes:
-        out = bytearray()
-        async for chunk in self.get(key):
-            out += chunk
-            if len(out) > max_bytes:
-                raise BlobTooLargeError(max_bytes)
-        return bytes(out)
-
     async def delete(self, key: str) -> None:
         """Remove every version and delete marker of ``key`` (plain delete when unversioned)."""
 
