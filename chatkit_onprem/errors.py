@@ -15,7 +15,6 @@ from chatkit.errors import CustomStreamError
 from chatkit.store import NotFoundError
 from pydantic import ValidationError
 
-from chatkit_onprem.chat.server import UnsupportedError
 from chatkit_onprem.store.database import DatabaseClosedError
 
 
@@ -37,6 +36,13 @@ class ApiError(Exception):
         self.message = message
         self.details = details
         self.headers = headers or {}
+
+
+class UnsupportedError(ApiError):
+    """A request this deployment is not configured for (e.g. transcription without an upstream)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(501, "not_supported", message)
 
 
 class ThreadNotWritableError(ApiError):
@@ -72,8 +78,6 @@ def classify(exc: BaseException, request_id: str = "") -> ClientError:
         return ClientError(400, "invalid_params", "invalid parameters", details=validation_details(exc))
     if isinstance(exc, binascii.Error):
         return ClientError(400, "invalid_params", f"invalid base64 data: {exc}")
-    if isinstance(exc, UnsupportedError):
-        return ClientError(501, "not_supported", str(exc))
     if isinstance(exc, CustomStreamError):
         return ClientError(400, "rejected", exc.message, allow_retry=exc.allow_retry)
     if isinstance(exc, DatabaseClosedError):

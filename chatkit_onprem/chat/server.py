@@ -52,6 +52,7 @@ from chatkit_onprem.chat.tools import STOP_AT, default_tools
 from chatkit_onprem.chat.widgets import COUNTER_ACTION, counter_value, counter_widget
 from chatkit_onprem.config import ChatSettings, LlmSettings
 from chatkit_onprem.context import RequestContext
+from chatkit_onprem.errors import UnsupportedError
 from chatkit_onprem.ids import new_id
 from chatkit_onprem.llm.provider import AliasModelProvider
 from chatkit_onprem.llm.routing import TurnUsage, UpstreamFailure, current_turn
@@ -66,10 +67,6 @@ TITLE_PROMPT = (
     "Write a title of at most six words for the conversation below. "
     "Answer with the title only, no quotes, no final period."
 )
-
-
-class UnsupportedError(Exception):
-    """A request the deployment is not configured for (answered 501)."""
 
 
 class OnPremChatKitServer(ChatKitServer[RequestContext]):
