@@ -35,6 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
+import yaml
 
 from tests.support.server import ServerProcess
 
@@ -165,6 +166,13 @@ def main() -> None:
     parser.add_argument("--api-style", default="chat_completions", choices=["chat_completions", "responses"])
     parser.add_argument("--json", action="store_true", help="print results as JSON lines")
     parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. store.threads=1 (VALUE is YAML)",
+    )
+    parser.add_argument(
         "--sdk-path",
         action="store_true",
         help="Runner for every turn and the SDK's stream parser (for comparison)",
@@ -196,6 +204,13 @@ def main() -> None:
             "lean_plain_turns": not args.sdk_path,
         },
     }
+    for assignment in args.set:
+        key, _, value = assignment.partition("=")
+        *parents, leaf = key.split(".")
+        node = config
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = yaml.safe_load(value)
     server = ServerProcess(workdir, config).start()
     try:
         assert server.proc is not None
@@ -211,6 +226,7 @@ def main() -> None:
             f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, load {load[0]:.2f}; "
             f"server on core {args.server_cpu}; upstream {args.api_style}: first token {args.first_ms:.0f} ms, "
             f"{args.tokens} tokens {args.gap_ms:.0f} ms apart; {'SDK path' if args.sdk_path else 'lean path'}"
+            + (f"; {' '.join(args.set)}" if args.set else "")
         )
         print(
             "| streams | turns | TTFT p50 | TTFT p95 | overhead p50 | server CPU/turn | turns/s | RSS/stream |"
