@@ -31,7 +31,7 @@ from chatkit_onprem.http.middleware import request_id_middleware
 from chatkit_onprem.http.ratelimit import stream_slot_middleware
 from chatkit_onprem.http.security import security_headers
 from chatkit_onprem.http.web import web_router
-from chatkit_onprem.lifecycle import chain_shutdown_signals
+from chatkit_onprem.lifecycle import chain_shutdown_signals, freeze_startup_heap
 from chatkit_onprem.logging import configure_logging, get_logger
 from chatkit_onprem.services import Services
 
@@ -45,7 +45,12 @@ def _error_response(request: Request[Any, Any, Any], exc: Exception) -> Response
             exc.status_code, "http_error"
         )
         body = {"error": {"code": code, "message": str(exc.detail), "request_id": request_id}}
-        return Response(body, status_code=exc.status_code, headers=exc.headers or {})
+        headers = dict(exc.headers or {})
+        if exc.status_code == 413:
+            # The rest of the body was never read: the connection cannot carry another request,
+            # and a client that reused it would see "disconnected without a response".
+            headers["Connection"] = "close"
+        return Response(body, status_code=exc.status_code, headers=headers)
     error = classify(exc, request_id)
     if error.internal:
         log.exception("request failed", path=request.url.path)
@@ -66,6 +71,7 @@ def create_app(settings: Settings) -> Litestar:
         await services.attachments.start()  # bucket check/creation (a down store only warns), orphan sweep
         if not chain_shutdown_signals(asyncio.get_running_loop(), services.begin_shutdown):
             log.warning("could not hook shutdown signals; streams will not be drained on SIGTERM")
+        freeze_startup_heap()
         log.info(
             "chatkit-onprem ready",
             mode=settings.mode,

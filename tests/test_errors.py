@@ -63,7 +63,9 @@ def test_oversized_bodies_are_413(make_server: Callable[..., ServerProcess]) -> 
     server = make_server({"server": {"max_request_bytes": 2048}})
     client = ChatKitClient(server.url)
     big = {"type": "threads.create", "params": {"input": text_input("x" * 5000)}}
-    _error(client.http.post("/chatkit", json=big), 413, "body_too_large")
+    too_big = client.http.post("/chatkit", json=big)
+    _error(too_big, 413, "body_too_large")
+    assert too_big.headers["connection"] == "close"  # so no client reuses a half-read connection
 
     def chunks():  # no Content-Length: the cap must hold for a streamed body too
         yield b'{"type": "threads.create", "params": {"input": '
