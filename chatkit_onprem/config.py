@@ -491,6 +491,14 @@ class LlmSettings(StrictModel):
         description="Stream plain text answers without the Agents SDK Runner (less CPU per turn); "
         "tool calls still go through the Runner.",
     )
+    text_interval_ms: float = Field(
+        30,
+        ge=0,
+        le=500,
+        description="chat_completions lean streams: after sending text, wait this long before reading "
+        "the upstream again, so tokens that arrive meanwhile go out as one event. The first token is "
+        "never delayed; no token waits longer than this. 0: one event per upstream read.",
+    )
 
     @model_validator(mode="after")
     def _references(self) -> LlmSettings:

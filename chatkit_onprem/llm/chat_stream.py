@@ -34,6 +34,7 @@ from agents.util._json import (
     _to_dump_compatible,  # the SDK's own iterable → list normaliser, as it uses before sending
 )
 
+from chatkit_onprem.llm.pacing import PacedBytes
 from chatkit_onprem.llm.response_events import ResponseEvents
 from chatkit_onprem.llm.upstreams import Upstream
 
@@ -53,8 +54,11 @@ _RETRY_STATUS = {408, 409, 429}
 
 
 class LeanChatCompletionsModel(Model):
-    def __init__(self, upstream: Upstream, model_id: str, fallback: Model) -> None:
+    def __init__(
+        self, upstream: Upstream, model_id: str, fallback: Model, *, text_interval: float = 0.0
+    ) -> None:
         self.upstream = upstream
+        self.text_interval = text_interval
         self.model = model_id
         self.fallback = fallback
         self.url = upstream.settings.base_url + "/chat/completions"
@@ -172,14 +176,23 @@ class LeanChatCompletionsModel(Model):
         body = self._body(system_instructions, input, model_settings, tools)
         response = await self._open(body, model_settings)
         state = _ChunkParser(self.model)
+        body_bytes = PacedBytes(response.aiter_bytes()) if self.text_interval > 0 else None
         try:
             yield state.events.created()
             buffer = b""
-            done = False
-            async for raw in response.aiter_bytes():
+            chunks = response.aiter_bytes() if body_bytes is None else None
+            while True:
+                if body_bytes is not None:
+                    raw = await body_bytes.next()
+                else:
+                    assert chunks is not None
+                    raw = await anext(chunks, None)
+                if raw is None:
+                    break
                 buffer += raw
                 *lines, buffer = buffer.split(b"\n")
                 state.pending = []
+                done = False
                 for line in lines:
                     if not line.startswith(b"data:"):
                         continue
@@ -195,7 +208,11 @@ class LeanChatCompletionsModel(Model):
                     yield event
                 if done:
                     break
+                if body_bytes is not None and state.sent_text:
+                    await asyncio.sleep(self.text_interval)  # tokens arriving meanwhile: one event
         finally:
+            if body_bytes is not None:
+                await body_bytes.aclose()
             await response.aclose()
         for event in state.events.finish():
             yield event
@@ -209,6 +226,10 @@ class _ChunkParser:
     def __init__(self, model: str) -> None:
         self.events = ResponseEvents(model)
         self.pending: list[TResponseStreamEvent] = []
+
+    @property
+    def sent_text(self) -> bool:
+        return any(event.type == "response.output_text.delta" for event in self.pending)
 
     def feed(self, chunk: dict[str, Any]) -> None:
         """Turn a chunk into events in ``pending``. Text that arrived in the same network

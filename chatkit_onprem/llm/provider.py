@@ -44,14 +44,14 @@ def disable_tracing() -> None:
     set_trace_processors([])
 
 
-def upstream_model(upstream: Upstream, model_id: str) -> Model:
+def upstream_model(upstream: Upstream, model_id: str, text_interval: float = 0.0) -> Model:
     """The SDK model for one upstream, always with that upstream's client (never a default one)."""
     if upstream.settings.api_style == "responses":
         # HTTP only: the websocket model bypasses our httpx2 client (ARCHITECTURE §4).
         return OpenAIResponsesModel(model=model_id, openai_client=upstream.client)
     sdk = OpenAIChatCompletionsModel(model=model_id, openai_client=upstream.client)
     if upstream.settings.lean_stream:
-        return LeanChatCompletionsModel(upstream, model_id, fallback=sdk)
+        return LeanChatCompletionsModel(upstream, model_id, fallback=sdk, text_interval=text_interval)
     return sdk
 
 
@@ -82,7 +82,7 @@ class AliasModelProvider(ModelProvider):
             upstream = self.upstreams[spec.upstream]
             base[name] = Candidate(
                 alias=name,
-                model=upstream_model(upstream, spec.model),
+                model=upstream_model(upstream, spec.model, settings.text_interval_ms / 1000),
                 # Non-OpenAI upstreams report zero usage unless asked (ARCHITECTURE §4).
                 settings=ModelSettings(**spec.settings).resolve(ModelSettings(include_usage=True)),
                 upstream=upstream,
