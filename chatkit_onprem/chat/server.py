@@ -34,6 +34,7 @@ from chatkit.types import (
     AudioInput,
     FeedbackKind,
     SyncCustomActionResponse,
+    Thread,
     ThreadItem,
     ThreadItemDoneEvent,
     ThreadItemReplacedEvent,
@@ -128,10 +129,7 @@ class OnPremChatKitServer(ChatKitServer[RequestContext]):
         started = time.perf_counter()
         requested = input_user_message.inference_options.model if input_user_message else None
         alias = self.alias_for(requested, context)
-        page = await self.store.load_thread_items(
-            thread.id, None, self.settings.history_items, "desc", context
-        )
-        history = list(reversed(page.data))
+        history = await self._history(thread, input_user_message, context)
         converter = HistoryConverter(self.attachment_store, context, self.llm.input)  # type: ignore[arg-type]
         agent_input = await converter.to_agent_input(history)
         agent_context = AgentContext[RequestContext](thread=thread, store=self.store, request_context=context)
@@ -168,6 +166,22 @@ class OnPremChatKitServer(ChatKitServer[RequestContext]):
                 metrics.FALLBACKS.labels(alias=used).inc()
             if self.usage is not None and turn.tokens:
                 await self.usage.record(context, thread.id, turn)  # buffered: no await on the store
+
+    async def _history(
+        self, thread: ThreadMetadata, message: UserMessageItem | None, context: RequestContext
+    ) -> list[ThreadItem]:
+        """The thread's latest items, oldest first.
+
+        On ``threads.create`` the library hands ``respond`` the ``Thread`` it has just
+        built (stored threads are loaded as ``ThreadMetadata``); its only item is the
+        message that created it, so the read (~1 ms of DuckDB CPU) is skipped.
+        """
+        if isinstance(thread, Thread) and message is not None and not thread.items.data:
+            return [message]
+        page = await self.store.load_thread_items(
+            thread.id, None, self.settings.history_items, "desc", context
+        )
+        return list(reversed(page.data))
 
     async def _turn_events(
         self,

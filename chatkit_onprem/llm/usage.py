@@ -61,7 +61,14 @@ class UsageRecorder:
             return
 
         def insert(cursor: Cursor) -> None:
-            cursor.executemany("INSERT INTO usage VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            # One multi-row statement: DuckDB's executemany runs one statement per row.
+            for start in range(0, len(rows), 500):
+                part = rows[start : start + 500]
+                cursor.execute(
+                    "INSERT INTO usage VALUES "  # noqa: S608 - placeholders only
+                    + ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(part)),
+                    [value for row in part for value in row],
+                )
 
         try:
             await self.db.write(insert)

@@ -44,8 +44,13 @@ class DatabaseClosedError(RuntimeError):
     """The database is shutting down; no new work is accepted."""
 
 
-GroupHandler = Callable[[Cursor, list[Any]], list[Any]]
-"""Runs a run of same-kind writes at once; returns one result (or exception instance) each."""
+GroupHandler = Callable[[Cursor, list[Any], bool], list[Any]]
+"""Runs a run of same-kind writes at once; returns one result (or exception instance) each.
+
+The flag is ``alone``: True when a request is replayed by itself after its batch
+failed. A handler may take an optimistic fast path in a batch (a plain INSERT
+that fails on a duplicate key) and the careful one alone.
+"""
 
 
 @dataclass(slots=True)
@@ -209,7 +214,7 @@ class Database:
                 end = start
                 while end < len(batch) and batch[end].group == write.group:  # bound methods: ==, not is
                     end += 1
-                outcomes.extend(write.group(cursor, [w.request for w in batch[start:end]]))
+                outcomes.extend(write.group(cursor, [w.request for w in batch[start:end]], False))
                 start = end
             cursor.execute("COMMIT")
             self.commits += 1
@@ -225,7 +230,7 @@ class Database:
         try:
             cursor.execute("BEGIN TRANSACTION")
             if write.group is not None:
-                outcome = write.group(cursor, [write.request])[0]
+                outcome = write.group(cursor, [write.request], True)[0]
                 if isinstance(outcome, BaseException):
                     raise outcome
             else:
