@@ -275,6 +275,70 @@ def test_a_failing_write_does_not_take_its_batch_down(store: DuckDBStore) -> Non
     run(scenario())
 
 
+def test_a_re_added_id_in_a_batch_of_new_items_is_upserted(store: DuckDBStore, db: Database) -> None:
+    """New items are inserted without ON CONFLICT; a duplicate among them fails that batch,
+    which is replayed write by write with upserts: every write lands, none twice."""
+
+    async def scenario() -> None:
+        await store.save_thread(thread(), ALICE)
+        await store.add_thread_item("thr_1", message("dup", text="first"), ALICE)
+        writes = [
+            store.add_thread_item("thr_1", message(f"n{n}", at=T0 + timedelta(seconds=n + 1)), ALICE)
+            for n in range(12)
+        ]
+        writes.insert(6, store.add_thread_item("thr_1", message("dup", text="again"), ALICE))
+        assert await asyncio.gather(*writes) == [None] * 13
+        page = await store.load_thread_items("thr_1", None, 50, "asc", ALICE)
+        assert ids(page) == ["dup", *(f"n{n}" for n in range(12))]
+        loaded = await store.load_item("thr_1", "dup", ALICE)
+        assert isinstance(loaded, AssistantMessageItem) and loaded.content[0].text == "again"
+
+    run(scenario())
+    rows = db.write_sync(lambda cur: cur.execute("SELECT count(*) FROM items").fetchone())
+    assert rows == (13,)
+
+
+def test_a_deleted_thread_takes_no_more_items(store: DuckDBStore, db: Database) -> None:
+    """Known owners skip the lookup; deleting a thread must forget it, or items would be
+    written into a thread that no longer exists."""
+
+    async def scenario() -> None:
+        thread_id = store.generate_thread_id(ALICE)
+        await store.save_thread(thread(thread_id), ALICE)  # fresh id: inserted without lookup
+        await store.add_thread_item(thread_id, message("a", thread_id), ALICE)
+        meta = await store.load_thread(thread_id, ALICE)
+        meta.title = "renamed"
+        await store.save_thread(meta, ALICE)  # known owner: updated without lookup
+        assert (await store.load_thread(thread_id, ALICE)).title == "renamed"
+        with pytest.raises(NotFoundError):
+            await store.save_thread(meta, BOB)
+        await store.delete_thread(thread_id, ALICE)
+        with pytest.raises(NotFoundError):
+            await store.add_thread_item(thread_id, message("b", thread_id), ALICE)
+        with pytest.raises(NotFoundError):
+            await store.save_item(thread_id, message("a", thread_id), ALICE)
+
+    run(scenario())
+    counts = db.write_sync(
+        lambda cur: [cur.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("threads", "items")]  # type: ignore[index]
+    )
+    assert counts == [0, 0]
+
+
+def test_a_preloaded_thread_is_handed_out_once_and_only_to_its_reader(store: DuckDBStore) -> None:
+    async def scenario() -> None:
+        await store.save_thread(thread(), ALICE)
+        read = await store.read_thread("thr_1", ALICE)
+        store.preload(read, ALICE)
+        with pytest.raises(NotFoundError):
+            await store.load_thread("thr_1", BOB)  # another caller goes to the database
+        assert await store.load_thread("thr_1", ALICE) is read
+        again = await store.load_thread("thr_1", ALICE)  # once only: a fresh read
+        assert again is not read and again == read
+
+    run(scenario())
+
+
 def test_generated_ids_have_at_least_96_random_bits(store: DuckDBStore) -> None:
     ids_ = {store.generate_item_id("message", thread(), ALICE) for _ in range(1000)}
     assert len(ids_) == 1000

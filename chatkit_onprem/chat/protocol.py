@@ -24,7 +24,6 @@ from chatkit.types import (
     InputTranscribeReq,
     NonStreamingReq,
     StreamingReq,
-    ThreadMetadata,
     ThreadsAddClientToolOutputReq,
     ThreadsAddStructuredInputReq,
     ThreadsAddUserMessageReq,
@@ -199,11 +198,12 @@ class ChatKitEndpoint:
                 if request.params.item_id:
                     await store.load_item(request.params.thread_id, request.params.item_id, context)
 
-    async def _writable_thread(self, thread_id: str, context: RequestContext) -> ThreadMetadata:
-        thread = await self.server.store.load_thread(thread_id, context)
+    async def _writable_thread(self, thread_id: str, context: RequestContext) -> None:
+        store = self.server.store
+        thread = await store.read_thread(thread_id, context)
         if thread.status.type != "active":
             raise ThreadNotWritableError(thread.id, thread.status.type, thread.status.reason)  # type: ignore[union-attr]
-        return thread
+        store.preload(thread, context)  # the library loads it next; we keep no reference
 
     async def _check_input(self, message: UserMessageInput, context: RequestContext) -> None:
         for attachment_id in message.attachments:
