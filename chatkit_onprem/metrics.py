@@ -42,6 +42,16 @@ FIRST_EVENT_SECONDS = Histogram(
     buckets=(0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
     registry=REGISTRY,
 )
+STORE_COMMITS = Counter(
+    "chatkit_store_commits",
+    "DuckDB transactions committed by the writer (group commit: writes / commits = batch size).",
+    registry=REGISTRY,
+)
+STORE_WRITES = Counter(
+    "chatkit_store_writes",
+    "Writes committed (each acknowledged only after its transaction committed).",
+    registry=REGISTRY,
+)
 
 
 def render() -> bytes:

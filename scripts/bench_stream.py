@@ -108,6 +108,17 @@ async def one_turn(client: httpx.AsyncClient, text: str) -> tuple[float, float]:
     return first, time.perf_counter() - started
 
 
+async def store_counters(client: httpx.AsyncClient) -> tuple[float, float]:
+    """(commits, writes) from /metrics: writes per commit is the group-commit batch size."""
+    text = (await client.get("/metrics", headers={"X-Dev-Roles": "auditor"})).text
+    values = {}
+    for line in text.splitlines():
+        if line.startswith(("chatkit_store_commits_total ", "chatkit_store_writes_total ")):
+            name, value = line.split()
+            values[name] = float(value)
+    return values.get("chatkit_store_commits_total", 0.0), values.get("chatkit_store_writes_total", 0.0)
+
+
 async def level(url: str, concurrency: int, turns: int, worker: int, pids: list[int]) -> dict[str, float]:
     limits = httpx.Limits(max_connections=concurrency + 10, max_keepalive_connections=concurrency + 10)
     peak_rss = 0.0
@@ -131,9 +142,11 @@ async def level(url: str, concurrency: int, turns: int, worker: int, pids: list[
                 ttft.append(first)
 
         sampling = asyncio.create_task(sampler())
+        commits0, writes0 = await store_counters(client)
         cpu0, wall0 = cpu_seconds(pids), time.perf_counter()
         await asyncio.gather(*(stream(n) for n in range(concurrency)))
         cpu1, wall1 = cpu_seconds(pids), time.perf_counter()
+        commits1, writes1 = await store_counters(client)
         done.set()
         await sampling
     count = len(ttft)
@@ -148,6 +161,8 @@ async def level(url: str, concurrency: int, turns: int, worker: int, pids: list[
         "idle_rss_mb": idle_rss,
         "peak_rss_mb": peak_rss,
         "rss_kb_per_stream": max(0.0, peak_rss - idle_rss) * 1024 / concurrency,
+        "writes_per_turn": (writes1 - writes0) / count,
+        "writes_per_commit": (writes1 - writes0) / max(1.0, commits1 - commits0),
     }
 
 
@@ -229,9 +244,10 @@ def main() -> None:
             + (f"; {' '.join(args.set)}" if args.set else "")
         )
         print(
-            "| streams | turns | TTFT p50 | TTFT p95 | overhead p50 | server CPU/turn | turns/s | RSS/stream |"
+            "| streams | turns | TTFT p50 | TTFT p95 | overhead p50 | server CPU/turn | turns/s | RSS/stream "
+            "| writes/turn | writes/commit |"
         )
-        print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for concurrency in args.concurrency:
             r = asyncio.run(level(server.url, concurrency, args.turns_per_stream, worker, pids))
             if args.json:
@@ -239,7 +255,8 @@ def main() -> None:
             print(
                 f"| {concurrency} | {r['turns']:.0f} | {r['ttft_p50_ms']:.0f} ms | {r['ttft_p95_ms']:.0f} ms | "
                 f"{r['ttft_p50_ms'] - args.first_ms:.0f} ms | {r['cpu_ms_per_turn']:.1f} ms | "
-                f"{r['turns_per_s']:.1f} | {r['rss_kb_per_stream']:.0f} KB |",
+                f"{r['turns_per_s']:.1f} | {r['rss_kb_per_stream']:.0f} KB | {r['writes_per_turn']:.1f} | "
+                f"{r['writes_per_commit']:.1f} |",
                 flush=True,
             )
     finally:

@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 
 import duckdb
 
+from chatkit_onprem import metrics
 from chatkit_onprem.logging import get_logger
 
 T = TypeVar("T")
@@ -218,6 +219,8 @@ class Database:
                 start = end
             cursor.execute("COMMIT")
             self.commits += 1
+            metrics.STORE_COMMITS.inc()
+            metrics.STORE_WRITES.inc(len(batch))
         except Exception:
             _rollback(cursor)
             for write in batch:  # isolate the failing write(s)
@@ -238,6 +241,8 @@ class Database:
                 outcome = write.fn(cursor)
             cursor.execute("COMMIT")
             self.commits += 1
+            metrics.STORE_COMMITS.inc()
+            metrics.STORE_WRITES.inc()
         except Exception as exc:
             _rollback(cursor)
             _resolve(write.future, error=exc)
