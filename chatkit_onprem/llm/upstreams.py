@@ -22,6 +22,7 @@ import httpx2
 from openai import AsyncOpenAI
 
 from chatkit_onprem.config import UpstreamSettings
+from chatkit_onprem.llm.network import use_asyncio_backend
 
 #: The openai client refuses to start without a key; upstreams that need none get this.
 NO_KEY = "not-needed"
@@ -55,6 +56,7 @@ def http_client(settings: UpstreamSettings) -> httpx2.AsyncClient:
         trust_env=False,
         limits=httpx2.Limits(max_connections=1000, max_keepalive_connections=200, keepalive_expiry=30),
     )
+    use_asyncio_backend(transport)
     timeouts = settings.timeouts
     return httpx2.AsyncClient(
         mounts={"all://": transport},
