@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 import time
-import uuid
 from typing import Any
 
 import structlog
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from chatkit_onprem.ids import new_request_id
 from chatkit_onprem.logging import get_logger
 
 log = get_logger("chatkit_onprem.access")
@@ -24,7 +24,7 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
             await app(scope, receive, send)
             return
         incoming = _header(scope, b"x-request-id")
-        request_id = incoming if incoming and _VALID_ID.match(incoming) else uuid.uuid4().hex
+        request_id = incoming if incoming and _VALID_ID.match(incoming) else new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
         status = 0
