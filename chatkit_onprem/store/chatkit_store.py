@@ -20,8 +20,11 @@ conflict clause (a duplicate id fails the batch, which is replayed with upserts)
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
 from collections.abc import Iterable
+from concurrent.futures import Future
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -40,9 +43,11 @@ from pydantic import BaseModel, TypeAdapter
 
 from chatkit_onprem.context import RequestContext
 from chatkit_onprem.ids import new_id
+from chatkit_onprem.logging import get_logger
 from chatkit_onprem.store.codec import PayloadCodec, PlainCodec
 from chatkit_onprem.store.database import Cursor, Database
 
+log = get_logger(__name__)
 _ITEM = TypeAdapter[ThreadItem](ThreadItem)
 _UPSERT_CHUNK = 200
 _ITEM_COLUMNS = "(thread_id, id, tenant, user_id, type, created_at, seq, payload)"
@@ -73,6 +78,7 @@ class DuckDBStore(Store[RequestContext]):
         self.max_page_size = max_page_size
         self._seq = db.write_sync(_max_seq)
         self.owners = ThreadOwners()
+        self._unsettled: dict[str, Future[None]] = {}
 
     # --- ids ------------------------------------------------------------
     def generate_thread_id(self, context: RequestContext) -> str:
@@ -126,6 +132,7 @@ class DuckDBStore(Store[RequestContext]):
         _PRELOADED.set((thread, context))
 
     async def read_thread(self, thread_id: str, context: RequestContext) -> ThreadMetadata:
+        await self._settled(thread_id)
         def query(cur: Cursor) -> Any:
             return cur.execute(
                 "SELECT payload FROM threads WHERE id = ? AND tenant = ? AND user_id = ?",
@@ -174,13 +181,39 @@ class DuckDBStore(Store[RequestContext]):
                 raise NotFoundError(f"thread {meta.id} not found")
             self.owners.learn(meta.id, context.tenant, context.user)
 
+        if self.owners.is_fresh(meta.id):
+            # The first save of a thread this process just generated (``threads.create``):
+            # queued, not awaited. It holds no user data; the writer commits in queue order,
+            # so the acknowledgement of the thread's first item (awaited) implies it, and the
+            # two usually share one commit (one writer round trip less before the model call).
+            # Reads of the thread here wait for it (``_settled``).
+            future = self.db.submit(write)
+            self._unsettled[meta.id] = future
+            future.add_done_callback(lambda done: self._settle(meta.id, done))
+            return
         await self.db.write(write)
+
+    def _settle(self, thread_id: str, done: Future[None]) -> None:
+        """Writer thread: the queued first save is in (or failed)."""
+        if self._unsettled.get(thread_id) is done:
+            del self._unsettled[thread_id]
+        if done.exception() is not None:
+            log.error("saving a new thread failed", thread_id=thread_id, error=str(done.exception())[:300])
+
+    async def _settled(self, thread_id: str) -> None:
+        """Read-your-writes for a thread whose first save is still queued."""
+        future = self._unsettled.get(thread_id)
+        if future is not None:
+            with contextlib.suppress(Exception):  # the read itself reports a missing thread
+                await asyncio.wrap_future(future)
 
     async def load_threads(
         self, limit: int, after: str | None, order: str, context: RequestContext
     ) -> Page[ThreadMetadata]:
         limit = self.clamp(limit)
         direction = _direction(order)
+        for thread_id in list(self._unsettled):  # at most one commit away
+            await self._settled(thread_id)
 
         def query(cur: Cursor) -> list[Any]:
             where = "tenant = ? AND user_id = ?"
@@ -237,6 +270,7 @@ class DuckDBStore(Store[RequestContext]):
     ) -> Page[ThreadItem]:
         limit = self.clamp(limit)
         direction = _direction(order)
+        await self._settled(thread_id)
 
         def query(cur: Cursor) -> list[Any]:
             # Items carry their owner (written only after the thread's ownership was checked),
