@@ -325,6 +325,23 @@ def test_a_deleted_thread_takes_no_more_items(store: DuckDBStore, db: Database) 
     assert counts == [0, 0]
 
 
+def test_a_new_threads_queued_first_save_is_read_back_at_once(store: DuckDBStore) -> None:
+    """threads.create does not wait for the thread's first commit; reads here must."""
+
+    async def scenario() -> None:
+        thread_ids = [store.generate_thread_id(ALICE) for _ in range(5)]
+        for n, thread_id in enumerate(thread_ids):
+            await store.save_thread(thread(thread_id, T0 + timedelta(seconds=n)), ALICE)
+        assert (await store.load_thread(thread_ids[-1], ALICE)).id == thread_ids[-1]
+        listed = await store.load_threads(10, None, "asc", ALICE)
+        assert [t.id for t in listed.data] == thread_ids
+        assert (await store.load_thread_items(thread_ids[0], None, 10, "asc", ALICE)).data == []
+        with pytest.raises(NotFoundError):
+            await store.load_thread(thread_ids[1], BOB)
+
+    run(scenario())
+
+
 def test_a_preloaded_thread_is_handed_out_once_and_only_to_its_reader(store: DuckDBStore) -> None:
     async def scenario() -> None:
         await store.save_thread(thread(), ALICE)

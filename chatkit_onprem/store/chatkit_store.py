@@ -133,6 +133,7 @@ class DuckDBStore(Store[RequestContext]):
 
     async def read_thread(self, thread_id: str, context: RequestContext) -> ThreadMetadata:
         await self._settled(thread_id)
+
         def query(cur: Cursor) -> Any:
             return cur.execute(
                 "SELECT payload FROM threads WHERE id = ? AND tenant = ? AND user_id = ?",
