@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/bench_stream.py [--concurrency 1 50 200] [--turns-per-stream 3]
                                              [--server-cpu 0] [--api-style chat_completions]
+                                             [--converse] [--set llm.text_interval_ms=0]
 
 A real server (Granian, one worker, DuckDB file) is started against a fast fake
 OpenAI-compatible upstream that runs in its own process: first token after
@@ -10,12 +11,15 @@ The server is pinned to one core (``--server-cpu``), the upstream and this
 client to the others, so the figures are the server's own.
 
 For each concurrency level C, C clients each run ``--turns-per-stream`` turns
-(``threads.create``, streamed) back to back. Reported:
+back to back: each a new thread (``threads.create``), or with ``--converse`` one
+thread per client that every later turn continues (``threads.add_user_message``:
+the history is read and sent to the model). Reported:
 
 * TTFT at the client (request sent → first text delta), p50/p95, and the server
   overhead = client TTFT - the upstream's own 50 ms;
 * server CPU per turn = (user+system CPU of the server processes) / turns;
-* turns/s; RSS of the worker, and RSS growth per open stream at the peak.
+* turns/s; RSS of the worker, and RSS growth per open stream at the peak;
+* store writes per turn and per commit (the group-commit batch size), from /metrics.
 """
 
 from __future__ import annotations
@@ -85,27 +89,33 @@ def rss_mb(pid: int) -> float:
         return 0.0
 
 
-async def one_turn(client: httpx.AsyncClient, text: str) -> tuple[float, float]:
-    body = {
-        "type": "threads.create",
-        "params": {
-            "input": {
-                "content": [{"type": "input_text", "text": text}],
-                "attachments": [],
-                "inference_options": {},
-            }
-        },
+async def one_turn(
+    client: httpx.AsyncClient, text: str, thread_id: str | None = None
+) -> tuple[float, float, str | None]:
+    """One streamed turn: a new thread, or a message in ``thread_id``.
+
+    Returns (time to first text delta, whole turn, the thread's id)."""
+    user_input = {
+        "content": [{"type": "input_text", "text": text}],
+        "attachments": [],
+        "inference_options": {},
     }
+    if thread_id is None:
+        body: dict[str, object] = {"type": "threads.create", "params": {"input": user_input}}
+    else:
+        body = {"type": "threads.add_user_message", "params": {"thread_id": thread_id, "input": user_input}}
     started = time.perf_counter()
     first = 0.0
     async with client.stream("POST", "/chatkit", json=body) as response:
         assert response.status_code == 200, response.status_code
         async for chunk in response.aiter_bytes():
+            if thread_id is None and b'"thread.created"' in chunk:
+                thread_id = json.loads(chunk.split(b"data: ", 1)[1].split(b"\n", 1)[0])["thread"]["id"]
             if not first and b"content_part.text_delta" in chunk:
                 first = time.perf_counter() - started
             if b'"type":"error"' in chunk:
                 raise RuntimeError(chunk.decode(errors="replace")[:500])
-    return first, time.perf_counter() - started
+    return first, time.perf_counter() - started, thread_id
 
 
 async def store_counters(client: httpx.AsyncClient) -> tuple[float, float]:
@@ -119,7 +129,9 @@ async def store_counters(client: httpx.AsyncClient) -> tuple[float, float]:
     return values.get("chatkit_store_commits_total", 0.0), values.get("chatkit_store_writes_total", 0.0)
 
 
-async def level(url: str, concurrency: int, turns: int, worker: int, pids: list[int]) -> dict[str, float]:
+async def level(
+    url: str, concurrency: int, turns: int, worker: int, pids: list[int], converse: bool
+) -> dict[str, float]:
     limits = httpx.Limits(max_connections=concurrency + 10, max_keepalive_connections=concurrency + 10)
     peak_rss = 0.0
     async with httpx.AsyncClient(
@@ -137,8 +149,10 @@ async def level(url: str, concurrency: int, turns: int, worker: int, pids: list[
                 await asyncio.sleep(0.05)
 
         async def stream(n: int) -> None:
+            thread_id: str | None = None
             for t in range(turns if concurrency > 1 else max(turns, 20)):
-                first, _ = await one_turn(client, f"stream {n} turn {t}")
+                first, _, created = await one_turn(client, f"stream {n} turn {t}", thread_id)
+                thread_id = created if converse else None
                 ttft.append(first)
 
         sampling = asyncio.create_task(sampler())
@@ -179,6 +193,12 @@ def main() -> None:
         "--server-cpu", type=int, default=0, help="core the server is pinned to (-1: no pinning)"
     )
     parser.add_argument("--api-style", default="chat_completions", choices=["chat_completions", "responses"])
+    parser.add_argument(
+        "--converse",
+        action="store_true",
+        help="each stream keeps one thread: threads.create, then threads.add_user_message "
+        "(history grows with every turn)",
+    )
     parser.add_argument("--json", action="store_true", help="print results as JSON lines")
     parser.add_argument(
         "--set",
@@ -241,6 +261,7 @@ def main() -> None:
             f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, load {load[0]:.2f}; "
             f"server on core {args.server_cpu}; upstream {args.api_style}: first token {args.first_ms:.0f} ms, "
             f"{args.tokens} tokens {args.gap_ms:.0f} ms apart; {'SDK path' if args.sdk_path else 'lean path'}"
+            + ("; conversations (add_user_message)" if args.converse else "; threads.create turns")
             + (f"; {' '.join(args.set)}" if args.set else "")
         )
         print(
@@ -249,7 +270,9 @@ def main() -> None:
         )
         print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for concurrency in args.concurrency:
-            r = asyncio.run(level(server.url, concurrency, args.turns_per_stream, worker, pids))
+            r = asyncio.run(
+                level(server.url, concurrency, args.turns_per_stream, worker, pids, args.converse)
+            )
             if args.json:
                 print(json.dumps(r))
             print(
