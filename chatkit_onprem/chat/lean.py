@@ -51,21 +51,12 @@ class Handover(Exception):
         self.shown = shown
 
 
-async def lean_turn(
-    agent: Agent[AgentContext[RequestContext]],
-    model: Model,
-    agent_input: list[TResponseInputItem],
-    context: AgentContext[RequestContext],
-) -> AsyncIterator[ThreadStreamEvent]:
-    """Stream a plain answer; raise ``Handover`` when the answer is not plain text."""
-    thread_id = context.thread.id
+def model_events(
+    agent: Agent[AgentContext[RequestContext]], model: Model, agent_input: list[TResponseInputItem]
+) -> AsyncIterator[TResponseStreamEvent]:
+    """The model call of a lean turn: the agent's instructions, settings and tools offered."""
     instructions = agent.instructions if isinstance(agent.instructions, str) else None
-    recorded: list[TResponseStreamEvent] = []
-    shown: set[str] = set()
-    handing_over = False
-    message: AssistantMessageItem | None = None
-    current: str | None = None
-    async for event in model.stream_response(
+    return model.stream_response(
         instructions,
         agent_input,
         agent.model_settings,
@@ -76,7 +67,26 @@ async def lean_turn(
         previous_response_id=None,
         conversation_id=None,
         prompt=None,
-    ):
+    )
+
+
+async def lean_turn(
+    agent: Agent[AgentContext[RequestContext]],
+    model: Model,
+    agent_input: list[TResponseInputItem],
+    context: AgentContext[RequestContext],
+    events: AsyncIterator[TResponseStreamEvent] | None = None,
+) -> AsyncIterator[ThreadStreamEvent]:
+    """Stream a plain answer; raise ``Handover`` when the answer is not plain text.
+
+    ``events`` is the model call when it was started already (``chat.prefetch``)."""
+    thread_id = context.thread.id
+    recorded: list[TResponseStreamEvent] = []
+    shown: set[str] = set()
+    handing_over = False
+    message: AssistantMessageItem | None = None
+    current: str | None = None
+    async for event in events if events is not None else model_events(agent, model, agent_input):
         recorded.append(event)
         kind = event.type
         current = _real_ids(event, kind, current)

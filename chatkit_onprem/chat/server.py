@@ -48,7 +48,8 @@ from chatkit.types import (
 
 from chatkit_onprem import metrics
 from chatkit_onprem.chat.converter import HistoryConverter
-from chatkit_onprem.chat.lean import Handover, ReplayModel, lean_turn
+from chatkit_onprem.chat.lean import Handover, ReplayModel, lean_turn, model_events
+from chatkit_onprem.chat.prefetch import Prepared, PrimedStream, TurnPlan
 from chatkit_onprem.chat.tools import STOP_AT, default_tools
 from chatkit_onprem.chat.widgets import COUNTER_ACTION, counter_value, counter_widget
 from chatkit_onprem.config import ChatSettings, LlmSettings
@@ -120,6 +121,18 @@ class OnPremChatKitServer(ChatKitServer[RequestContext]):
             )
         return allowed[0]
 
+    async def _process_new_thread_item_respond(  # type: ignore[override]
+        self, thread: ThreadMetadata, item: UserMessageItem, context: RequestContext
+    ) -> AsyncIterator[ThreadStreamEvent]:
+        """The library saves and echoes the message, then calls ``respond``; the turn is
+        prepared and the model called meanwhile (``chat.prefetch``)."""
+        plan = TurnPlan.start(item.id, self._prepare(thread, item, context, early=True))
+        try:
+            async for event in super()._process_new_thread_item_respond(thread, item, context):
+                yield event
+        finally:
+            plan.discard()
+
     async def respond(  # type: ignore[override]
         self,
         thread: ThreadMetadata,
@@ -127,20 +140,23 @@ class OnPremChatKitServer(ChatKitServer[RequestContext]):
         context: RequestContext,
     ) -> AsyncIterator[ThreadStreamEvent]:
         started = time.perf_counter()
-        requested = input_user_message.inference_options.model if input_user_message else None
-        alias = self.alias_for(requested, context)
-        history = await self._history(thread, input_user_message, context)
-        converter = HistoryConverter(self.attachment_store, context, self.llm.input)  # type: ignore[arg-type]
-        agent_input = await converter.to_agent_input(history)
+        planned = TurnPlan.take(input_user_message.id) if input_user_message is not None else None
+        if planned is not None:
+            prepared = await planned
+        else:
+            prepared = await self._prepare(thread, input_user_message, context, early=False)
+        alias, history = prepared.alias, prepared.history
         agent_context = AgentContext[RequestContext](thread=thread, store=self.store, request_context=context)
-        agent = self.agent if alias == self.provider.default_alias else self.agent.clone(model=alias)
+        agent = self._agent_for(alias)
         turn = TurnUsage()
         token = current_turn.set(turn)
         ids = _IdRemapper()
         outcome = "ok"
         first = True
         try:
-            async for event in self._turn_events(agent, alias, agent_input, agent_context, history):
+            async for event in self._turn_events(
+                agent, alias, prepared.agent_input, agent_context, history, prepared.stream
+            ):
                 ids.remap(event)
                 if first:
                     first = False
@@ -167,21 +183,63 @@ class OnPremChatKitServer(ChatKitServer[RequestContext]):
             if self.usage is not None and turn.tokens:
                 await self.usage.record(context, thread.id, turn)  # buffered: no await on the store
 
+    def _agent_for(self, alias: str) -> Agent[AgentContext[RequestContext]]:
+        return self.agent if alias == self.provider.default_alias else self.agent.clone(model=alias)
+
+    def _lean(self, agent: Agent[AgentContext[RequestContext]], history: list[ThreadItem]) -> bool:
+        """Plain answers take the lean path; tools, workflows and dynamic instructions the Runner."""
+        resuming = bool(history) and history[-1].type in ("workflow", "client_tool_call")
+        plain_instructions = agent.instructions is None or isinstance(agent.instructions, str)
+        return self.llm.lean_plain_turns and not resuming and plain_instructions
+
+    async def _prepare(
+        self,
+        thread: ThreadMetadata,
+        message: UserMessageItem | None,
+        context: RequestContext,
+        *,
+        early: bool,
+    ) -> Prepared:
+        """Alias, history and model input of a turn; ``early`` (the message may not be
+        committed yet) also starts the lean path's model call."""
+        requested = message.inference_options.model if message else None
+        alias = self.alias_for(requested, context)
+        history = await self._history(thread, message, context, early=early)
+        converter = HistoryConverter(self.attachment_store, context, self.llm.input)  # type: ignore[arg-type]
+        agent_input = await converter.to_agent_input(history)
+        stream = None
+        if early:
+            agent = self._agent_for(alias)
+            model = self.provider.routed(alias)
+            if self._lean(agent, history) and model.starts_early(agent.model_settings):
+                stream = PrimedStream(model_events(agent, model, agent_input))
+        return Prepared(alias, history, agent_input, stream)
+
     async def _history(
-        self, thread: ThreadMetadata, message: UserMessageItem | None, context: RequestContext
+        self,
+        thread: ThreadMetadata,
+        message: UserMessageItem | None,
+        context: RequestContext,
+        *,
+        early: bool = False,
     ) -> list[ThreadItem]:
         """The thread's latest items, oldest first.
 
-        On ``threads.create`` the library hands ``respond`` the ``Thread`` it has just
-        built (stored threads are loaded as ``ThreadMetadata``); its only item is the
-        message that created it, so the read (~1 ms of DuckDB CPU) is skipped.
+        On ``threads.create`` the library hands us the ``Thread`` it has just built
+        (stored threads are loaded as ``ThreadMetadata``); its only item is the message
+        that created it, so the read (~1 ms of DuckDB CPU) is skipped. ``early``: the
+        message may or may not be committed yet, so it is taken out of the page and
+        put at the end.
         """
         if isinstance(thread, Thread) and message is not None and not thread.items.data:
             return [message]
-        page = await self.store.load_thread_items(
-            thread.id, None, self.settings.history_items, "desc", context
-        )
-        return list(reversed(page.data))
+        limit = self.settings.history_items
+        page = await self.store.load_thread_items(thread.id, None, limit, "desc", context)
+        history = list(reversed(page.data))
+        if early and message is not None:
+            history = [item for item in history if item.id != message.id][-(limit - 1) :] if limit > 1 else []
+            history.append(message)
+        return history
 
     async def _turn_events(
         self,
@@ -190,21 +248,24 @@ class OnPremChatKitServer(ChatKitServer[RequestContext]):
         agent_input: list[Any],
         agent_context: AgentContext[RequestContext],
         history: list[ThreadItem],
+        started: PrimedStream[Any] | None = None,
     ) -> AsyncIterator[ThreadStreamEvent]:
         """Plain answers take the lean path; anything else (tools, workflows) the Runner."""
         shown: set[str] = set()
         model = self.provider.routed(alias)
         runner_agent = agent
-        resuming = bool(history) and history[-1].type in ("workflow", "client_tool_call")
-        plain_instructions = agent.instructions is None or isinstance(agent.instructions, str)
-        if self.llm.lean_plain_turns and not resuming and plain_instructions:
-            try:
-                async for event in lean_turn(agent, model, agent_input, agent_context):
-                    yield event
-                return
-            except Handover as handover:
-                shown = handover.shown
-                runner_agent = agent.clone(model=ReplayModel(handover.events, model))
+        try:
+            if self._lean(agent, history):
+                try:
+                    async for event in lean_turn(agent, model, agent_input, agent_context, started):
+                        yield event
+                    return
+                except Handover as handover:
+                    shown = handover.shown
+                    runner_agent = agent.clone(model=ReplayModel(handover.events, model))
+        finally:
+            if started is not None:
+                await started.aclose()  # consumed already, unless the turn ended early
         result = Runner.run_streamed(
             runner_agent, agent_input, context=agent_context, run_config=self.run_config
         )

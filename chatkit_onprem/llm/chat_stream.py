@@ -85,7 +85,10 @@ class LeanChatCompletionsModel(Model):
             system_instructions, input, model_settings, tools, output_schema, handoffs, tracing, **kwargs
         )
 
-    def _handles(self, settings: ModelSettings, output_schema: Any, handoffs: list[Any]) -> bool:
+    def handles(
+        self, settings: ModelSettings, output_schema: Any = None, handoffs: list[Any] | None = None
+    ) -> bool:
+        """True when this model streams the call itself (else the SDK model does)."""
         if output_schema is not None or handoffs:
             return False
         used = {name for name, value in settings.__dict__.items() if value is not None}
@@ -167,7 +170,7 @@ class LeanChatCompletionsModel(Model):
         tracing: ModelTracing,
         **kwargs: Any,
     ) -> AsyncIterator[TResponseStreamEvent]:
-        if not self._handles(model_settings, output_schema, handoffs):
+        if not self.handles(model_settings, output_schema, handoffs):
             async for event in self.fallback.stream_response(
                 system_instructions, input, model_settings, tools, output_schema, handoffs, tracing, **kwargs
             ):

@@ -29,6 +29,8 @@ from agents.handoffs import Handoff
 from agents.items import TResponseInputItem, TResponseStreamEvent
 
 from chatkit_onprem import metrics
+from chatkit_onprem.llm.chat_stream import LeanChatCompletionsModel
+from chatkit_onprem.llm.scripted import ScriptedModel
 from chatkit_onprem.llm.upstreams import Upstream
 from chatkit_onprem.logging import get_logger
 
@@ -168,6 +170,22 @@ class RoutedModel(Model):
     def __init__(self, alias: str, candidates: list[Candidate]) -> None:
         self.alias = alias
         self.candidates = candidates
+
+    def starts_early(self, model_settings: ModelSettings) -> bool:
+        """Whether a stream may be started in one task and read on in another.
+
+        True only for our own models (the lean Chat Completions parser, the scripted
+        model): the SDK's set context variables in one step and reset them in a later
+        one, which fails across tasks ("created in a different Context")."""
+        for candidate in self.candidates:
+            model = candidate.model
+            if isinstance(model, ScriptedModel):
+                continue
+            if not isinstance(model, LeanChatCompletionsModel):
+                return False
+            if not model.handles(model_settings.resolve(candidate.settings)):
+                return False
+        return True
 
     async def get_response(
         self,
