@@ -235,8 +235,8 @@ class _ChunkParser:
         return any(event.type == "response.output_text.delta" for event in self.pending)
 
     def feed(self, chunk: dict[str, Any]) -> None:
-        """Turn a chunk into events in ``pending``. Text that arrived in the same network
-        read becomes one delta: under load fewer, larger events; when idle, one per token."""
+        """Turn a chunk into events in ``pending``. Text of the chunks read together (one
+        network read, or what arrived during a ``text_interval`` pause) becomes one delta."""
         usage = chunk.get("usage")
         if usage:
             self.events.usage = (
