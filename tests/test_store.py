@@ -356,6 +356,28 @@ def test_a_preloaded_thread_is_handed_out_once_and_only_to_its_reader(store: Duc
     run(scenario())
 
 
+def test_the_precheck_reads_thread_and_history_in_one_go_for_its_own_turn(store: DuckDBStore) -> None:
+    async def scenario() -> None:
+        await store.save_thread(thread(), ALICE)
+        for n in range(5):
+            await store.add_thread_item("thr_1", message(f"m{n}", at=T0 + timedelta(seconds=n)), ALICE)
+        meta, newest = await store.read_thread_and_history("thr_1", 3, ALICE)
+        assert meta.id == "thr_1" and ids_of(newest) == ["m4", "m3", "m2"]
+        assert store.take_history("thr_1", 3, BOB) is None  # only for the caller that read it
+        assert store.take_history("thr_1", 4, ALICE) is None  # not a shorter page than asked
+        kept = store.take_history("thr_1", 2, ALICE)
+        assert kept is not None and ids_of(kept) == ["m4", "m3"]
+        assert store.take_history("thr_1", 2, ALICE) is None  # once
+        with pytest.raises(NotFoundError):
+            await store.read_thread_and_history("thr_1", 3, BOB)
+
+    run(scenario())
+
+
+def ids_of(items: list) -> list[str]:  # type: ignore[type-arg]
+    return [item.id for item in items]
+
+
 def test_generated_ids_have_at_least_96_random_bits(store: DuckDBStore) -> None:
     ids_ = {store.generate_item_id("message", thread(), ALICE) for _ in range(1000)}
     assert len(ids_) == 1000

@@ -181,7 +181,10 @@ class ChatKitEndpoint:
             case ThreadsCreateReq():
                 await self._check_input(request.params.input, context)
             case ThreadsAddUserMessageReq():
-                await self._writable_thread(request.params.thread_id, context)
+                # The turn's history comes with it (one read; the turn plan takes it).
+                await self._writable_thread(
+                    request.params.thread_id, context, history=self.server.settings.history_items
+                )
                 await self._check_input(request.params.input, context)
             case ThreadsAddClientToolOutputReq():
                 await self._writable_thread(request.params.thread_id, context)
@@ -198,9 +201,12 @@ class ChatKitEndpoint:
                 if request.params.item_id:
                     await store.load_item(request.params.thread_id, request.params.item_id, context)
 
-    async def _writable_thread(self, thread_id: str, context: RequestContext) -> None:
+    async def _writable_thread(self, thread_id: str, context: RequestContext, *, history: int = 0) -> None:
         store = self.server.store
-        thread = await store.read_thread(thread_id, context)
+        if history:
+            thread, _ = await store.read_thread_and_history(thread_id, history, context)
+        else:
+            thread = await store.read_thread(thread_id, context)
         if thread.status.type != "active":
             raise ThreadNotWritableError(thread.id, thread.status.type, thread.status.reason)  # type: ignore[union-attr]
         store.preload(thread, context)  # the library loads it next; we keep no reference

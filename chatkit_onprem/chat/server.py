@@ -228,14 +228,17 @@ class OnPremChatKitServer(ChatKitServer[RequestContext]):
         On ``threads.create`` the library hands us the ``Thread`` it has just built
         (stored threads are loaded as ``ThreadMetadata``); its only item is the message
         that created it, so the read (~1 ms of DuckDB CPU) is skipped. ``early``: the
-        message may or may not be committed yet, so it is taken out of the page and
-        put at the end.
+        page the precheck read with the thread, if any (one reader round trip less); the
+        message may or may not be in it (committed or not), so it is taken out and put
+        at the end.
         """
         if isinstance(thread, Thread) and message is not None and not thread.items.data:
             return [message]
         limit = self.settings.history_items
-        page = await self.store.load_thread_items(thread.id, None, limit, "desc", context)
-        history = list(reversed(page.data))
+        newest = self.store.take_history(thread.id, limit, context) if early else None
+        if newest is None:
+            newest = (await self.store.load_thread_items(thread.id, None, limit, "desc", context)).data
+        history = list(reversed(newest))
         if early and message is not None:
             history = [item for item in history if item.id != message.id][-(limit - 1) :] if limit > 1 else []
             history.append(message)

@@ -57,6 +57,10 @@ _ATTACHMENT = TypeAdapter[Attachment](Attachment)
 _PRELOADED: ContextVar[tuple[ThreadMetadata, RequestContext] | None] = ContextVar(
     "chatkit_onprem_preloaded_thread", default=None
 )
+#: The history page read with it for a user-message turn: (thread id, caller, limit, items).
+_HISTORY: ContextVar[tuple[str, RequestContext, int, list[ThreadItem]] | None] = ContextVar(
+    "chatkit_onprem_preloaded_history", default=None
+)
 Order = Literal["asc", "desc"]
 
 
@@ -130,6 +134,37 @@ class DuckDBStore(Store[RequestContext]):
         """Keep ``thread`` (just read for ``context``) for the next ``load_thread`` of it in
         this task. Only the request's own task sees it (a context variable)."""
         _PRELOADED.set((thread, context))
+
+    async def read_thread_and_history(
+        self, thread_id: str, limit: int, context: RequestContext
+    ) -> tuple[ThreadMetadata, list[ThreadItem]]:
+        """The thread and its ``limit`` newest items (newest first), in one reader round trip;
+        the history is kept for this request's turn (``take_history``)."""
+        await self._settled(thread_id)
+        limit = self.clamp(limit)
+
+        def query(cur: Cursor) -> tuple[Any, list[Any]]:
+            row = cur.execute(
+                "SELECT payload FROM threads WHERE id = ? AND tenant = ? AND user_id = ?",
+                [thread_id, context.tenant, context.user],
+            ).fetchone()
+            if row is None:
+                raise NotFoundError(f"thread {thread_id} not found")
+            return row, _page_rows(cur, thread_id, None, limit, "DESC", context)
+
+        row, rows = await self.db.read(query)
+        items = [self._item_from(r[0], r[1]) for r in rows[:limit]]
+        _HISTORY.set((thread_id, context, limit, items))
+        return self._thread_from(thread_id, row[0]), items
+
+    @staticmethod
+    def take_history(thread_id: str, limit: int, context: RequestContext) -> list[ThreadItem] | None:
+        """The newest-first history ``read_thread_and_history`` read in this request (once)."""
+        kept = _HISTORY.get()
+        if kept is None or kept[0] != thread_id or kept[1] != context or kept[2] < limit:
+            return None
+        _HISTORY.set(None)
+        return kept[3][:limit]
 
     async def read_thread(self, thread_id: str, context: RequestContext) -> ThreadMetadata:
         await self._settled(thread_id)
@@ -274,33 +309,7 @@ class DuckDBStore(Store[RequestContext]):
         await self._settled(thread_id)
 
         def query(cur: Cursor) -> list[Any]:
-            # Items carry their owner (written only after the thread's ownership was checked),
-            # so a non-empty page whose rows are the caller's proves ownership; the thread
-            # lookup is needed only to tell "no such thread" from "no items".
-            # The owner is compared on the rows, not in the WHERE clause: filtered on
-            # thread_id alone DuckDB answers from the items_thread index (0.8 ms); with the
-            # owner columns too it scans the table (1.5 ms at 10,000 items).
-            where, args = "thread_id = ?", [thread_id]
-            if after:
-                key = cur.execute(
-                    "SELECT created_at, seq FROM items WHERE id = ? AND thread_id = ? AND tenant = ?"
-                    " AND user_id = ?",
-                    [after, thread_id, context.tenant, context.user],
-                ).fetchone()
-                if key is None:
-                    _require_thread(cur, thread_id, context)
-                    raise NotFoundError(f"item {after} not found")
-                where, args = _after(where, args, key, direction)
-            rows: list[Any] = cur.execute(
-                f"SELECT id, payload, tenant, user_id FROM items WHERE {where}"
-                f" ORDER BY created_at {direction}, seq {direction} LIMIT ?",
-                [*args, limit + 1],
-            ).fetchall()
-            if any((row[2], row[3]) != (context.tenant, context.user) for row in rows):
-                raise NotFoundError(f"thread {thread_id} not found")
-            if not rows and not after:
-                _require_thread(cur, thread_id, context)
-            return rows
+            return _page_rows(cur, thread_id, after, limit, direction, context)
 
         rows = await self.db.read(query)
         items = [self._item_from(r[0], r[1]) for r in rows[:limit]]
@@ -548,6 +557,40 @@ def _max_seq(cur: Cursor) -> int:
         " (SELECT coalesce(max(seq), 0) FROM threads))"
     ).fetchone()
     return int(row[0]) if row else 0
+
+
+def _page_rows(
+    cur: Cursor, thread_id: str, after: str | None, limit: int, direction: str, context: RequestContext
+) -> list[Any]:
+    """Rows (id, payload, tenant, user_id) of one items page, plus one to tell ``has_more``.
+
+    Items carry their owner (written only after the thread's ownership was checked), so a
+    non-empty page whose rows are the caller's proves ownership; the thread lookup is
+    needed only to tell "no such thread" from "no items". The owner is compared on the
+    rows, not in the WHERE clause: filtered on thread_id alone DuckDB answers from the
+    items_thread index (0.8 ms); with the owner columns too it scans the table (1.5 ms at
+    10,000 items).
+    """
+    where, args = "thread_id = ?", [thread_id]
+    if after:
+        key = cur.execute(
+            "SELECT created_at, seq FROM items WHERE id = ? AND thread_id = ? AND tenant = ? AND user_id = ?",
+            [after, thread_id, context.tenant, context.user],
+        ).fetchone()
+        if key is None:
+            _require_thread(cur, thread_id, context)
+            raise NotFoundError(f"item {after} not found")
+        where, args = _after(where, args, key, direction)
+    rows: list[Any] = cur.execute(
+        f"SELECT id, payload, tenant, user_id FROM items WHERE {where}"
+        f" ORDER BY created_at {direction}, seq {direction} LIMIT ?",
+        [*args, limit + 1],
+    ).fetchall()
+    if any((row[2], row[3]) != (context.tenant, context.user) for row in rows):
+        raise NotFoundError(f"thread {thread_id} not found")
+    if not rows and not after:
+        _require_thread(cur, thread_id, context)
+    return rows
 
 
 def _require_thread(cur: Cursor, thread_id: str, context: RequestContext) -> None:
