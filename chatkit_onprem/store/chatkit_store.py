@@ -143,19 +143,14 @@ class DuckDBStore(Store[RequestContext]):
         await self._settled(thread_id)
         limit = self.clamp(limit)
 
-        def query(cur: Cursor) -> tuple[Any, list[Any]]:
-            row = cur.execute(
-                "SELECT payload FROM threads WHERE id = ? AND tenant = ? AND user_id = ?",
-                [thread_id, context.tenant, context.user],
-            ).fetchone()
-            if row is None:
-                raise NotFoundError(f"thread {thread_id} not found")
-            return row, _page_rows(cur, thread_id, None, limit, "DESC", context)
+        def query(cur: Cursor) -> tuple[bytes, list[Any]]:
+            payload = _thread_payload(cur, thread_id, context)
+            return payload, _page_rows(cur, thread_id, None, limit, "DESC", context)
 
-        row, rows = await self.db.read(query)
+        payload, rows = await self.db.read(query)
         items = [self._item_from(r[0], r[1]) for r in rows[:limit]]
         _HISTORY.set((thread_id, context, limit, items))
-        return self._thread_from(thread_id, row[0]), items
+        return self._thread_from(thread_id, payload), items
 
     @staticmethod
     def take_history(thread_id: str, limit: int, context: RequestContext) -> list[ThreadItem] | None:
@@ -169,16 +164,8 @@ class DuckDBStore(Store[RequestContext]):
     async def read_thread(self, thread_id: str, context: RequestContext) -> ThreadMetadata:
         await self._settled(thread_id)
 
-        def query(cur: Cursor) -> Any:
-            return cur.execute(
-                "SELECT payload FROM threads WHERE id = ? AND tenant = ? AND user_id = ?",
-                [thread_id, context.tenant, context.user],
-            ).fetchone()
-
-        row = await self.db.read(query)
-        if row is None:
-            raise NotFoundError(f"thread {thread_id} not found")
-        return self._thread_from(thread_id, row[0])
+        payload = await self.db.read(lambda cur: _thread_payload(cur, thread_id, context))
+        return self._thread_from(thread_id, payload)
 
     async def save_thread(self, thread: ThreadMetadata, context: RequestContext) -> None:
         fields = thread.model_dump(exclude={"items"}) if isinstance(thread, Thread) else None
@@ -593,13 +580,19 @@ def _page_rows(
     return rows
 
 
-def _require_thread(cur: Cursor, thread_id: str, context: RequestContext) -> None:
+def _thread_payload(cur: Cursor, thread_id: str, context: RequestContext) -> bytes:
     row = cur.execute(
-        "SELECT 1 FROM threads WHERE id = ? AND tenant = ? AND user_id = ?",
+        "SELECT payload FROM threads WHERE id = ? AND tenant = ? AND user_id = ?",
         [thread_id, context.tenant, context.user],
     ).fetchone()
     if row is None:
         raise NotFoundError(f"thread {thread_id} not found")
+    return bytes(row[0])
+
+
+def _require_thread(cur: Cursor, thread_id: str, context: RequestContext) -> None:
+    """NotFoundError unless the caller owns the thread (a foreign one looks missing)."""
+    _thread_payload(cur, thread_id, context)
 
 
 def _direction(order: str) -> Literal["ASC", "DESC"]:
