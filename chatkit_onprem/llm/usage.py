@@ -19,7 +19,7 @@ from chatkit_onprem import metrics
 from chatkit_onprem.context import RequestContext
 from chatkit_onprem.llm.routing import TurnUsage
 from chatkit_onprem.logging import get_logger
-from chatkit_onprem.store.database import Cursor, Database
+from chatkit_onprem.store.database import Cursor, Database, insert_rows
 
 log = get_logger(__name__)
 
@@ -60,18 +60,8 @@ class UsageRecorder:
         if not rows:
             return
 
-        def insert(cursor: Cursor) -> None:
-            # One multi-row statement: DuckDB's executemany runs one statement per row.
-            for start in range(0, len(rows), 500):
-                part = rows[start : start + 500]
-                cursor.execute(
-                    "INSERT INTO usage VALUES "  # noqa: S608 - placeholders only
-                    + ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(part)),
-                    [value for row in part for value in row],
-                )
-
         try:
-            await self.db.write(insert)
+            await self.db.write(lambda cursor: insert_rows(cursor, "usage", rows, chunk=500))
         except Exception:
             log.exception("recording token usage failed", rows=len(rows))
 

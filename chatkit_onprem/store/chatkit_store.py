@@ -45,12 +45,12 @@ from chatkit_onprem.context import RequestContext
 from chatkit_onprem.ids import new_id
 from chatkit_onprem.logging import get_logger
 from chatkit_onprem.store.codec import PayloadCodec, PlainCodec
-from chatkit_onprem.store.database import Cursor, Database
+from chatkit_onprem.store.database import Cursor, Database, insert_rows
 
 log = get_logger(__name__)
 _ITEM = TypeAdapter[ThreadItem](ThreadItem)
-_UPSERT_CHUNK = 200
-_ITEM_COLUMNS = "(thread_id, id, tenant, user_id, type, created_at, seq, payload)"
+_ITEMS = "items (thread_id, id, tenant, user_id, type, created_at, seq, payload)"
+_ITEM_UPSERT = " ON CONFLICT (thread_id, id) DO UPDATE SET type = excluded.type, payload = excluded.payload"
 _ATTACHMENT = TypeAdapter[Attachment](Attachment)
 #: A thread this request has already loaded (the protocol precheck), for the library's
 #: own ``load_thread`` of the same id: one read per turn instead of two.
@@ -359,11 +359,12 @@ class DuckDBStore(Store[RequestContext]):
                     payload,
                 ]
             outcomes.append(None)
-        _insert_rows(cur, list(inserts.values()), "")
-        _insert_rows(
+        insert_rows(cur, _ITEMS, list(inserts.values()))
+        insert_rows(
             cur,
+            _ITEMS,
             list(upserts.values()),
-            " ON CONFLICT (thread_id, id) DO UPDATE SET type = excluded.type, payload = excluded.payload",
+            suffix=_ITEM_UPSERT,
         )
         return outcomes
 
@@ -482,17 +483,6 @@ class _ItemWrite:
     context: RequestContext
     rows: list[tuple[str, str, datetime, bytes]]
     new: bool
-
-
-def _insert_rows(cur: Cursor, values: list[list[Any]], conflict: str) -> None:
-    for start in range(0, len(values), _UPSERT_CHUNK):
-        part = values[start : start + _UPSERT_CHUNK]
-        cur.execute(
-            f"INSERT INTO items {_ITEM_COLUMNS} VALUES "
-            + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(part))
-            + conflict,
-            [value for row in part for value in row],
-        )
 
 
 class ThreadOwners:
