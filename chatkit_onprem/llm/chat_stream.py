@@ -20,7 +20,8 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import httpx2
@@ -179,19 +180,14 @@ class LeanChatCompletionsModel(Model):
         body = self._body(system_instructions, input, model_settings, tools)
         response = await self._open(body, model_settings)
         state = _ChunkParser(self.model)
-        body_bytes = PacedBytes(response.aiter_bytes()) if self.text_interval > 0 else None
+        paced = PacedBytes(response.aiter_bytes()) if self.text_interval > 0 else None
+        next_bytes: Callable[[], Awaitable[bytes | None]] = (
+            paced.next if paced is not None else partial(anext, response.aiter_bytes(), None)
+        )
         try:
             yield state.events.created()
             buffer = b""
-            chunks = response.aiter_bytes() if body_bytes is None else None
-            while True:
-                if body_bytes is not None:
-                    raw = await body_bytes.next()
-                else:
-                    assert chunks is not None
-                    raw = await anext(chunks, None)
-                if raw is None:
-                    break
+            while (raw := await next_bytes()) is not None:
                 buffer += raw
                 *lines, buffer = buffer.split(b"\n")
                 state.pending = []
@@ -211,11 +207,11 @@ class LeanChatCompletionsModel(Model):
                     yield event
                 if done:
                     break
-                if body_bytes is not None and state.sent_text:
+                if paced is not None and state.sent_text:
                     await asyncio.sleep(self.text_interval)  # tokens arriving meanwhile: one event
         finally:
-            if body_bytes is not None:
-                await body_bytes.aclose()
+            if paced is not None:
+                await paced.aclose()
             await response.aclose()
         for event in state.events.finish():
             yield event
