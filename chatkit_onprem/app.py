@@ -45,17 +45,21 @@ def _error_response(request: Request[Any, Any, Any], exc: Exception) -> Response
             exc.status_code, "http_error"
         )
         body = {"error": {"code": code, "message": str(exc.detail), "request_id": request_id}}
-        headers = dict(exc.headers or {})
-        if exc.status_code == 413:
-            # The rest of the body was never read: the connection cannot carry another request,
-            # and a client that reused it would see "disconnected without a response".
-            headers["Connection"] = "close"
-        return Response(body, status_code=exc.status_code, headers=headers)
+        return _json_error(body, exc.status_code, exc.headers)
     error = classify(exc, request_id)
     if error.internal:
         log.exception("request failed", path=request.url.path)
-    headers = getattr(exc, "headers", None) or {}
-    return Response(error.body(request_id), status_code=error.status, headers=headers)
+    return _json_error(error.body(request_id), error.status, getattr(exc, "headers", None))
+
+
+def _json_error(body: Any, status: int, headers: dict[str, str] | None) -> Response[Any]:
+    headers = dict(headers or {})
+    if status == 413:
+        # Refused before the rest of the body was read (the body cap, an upload over its
+        # limit or quota): the connection cannot carry another request, and a client that
+        # reused it would see "disconnected without sending a response".
+        headers["Connection"] = "close"
+    return Response(body, status_code=status, headers=headers)
 
 
 def create_app(settings: Settings) -> Litestar:
