@@ -89,6 +89,13 @@ class ServerSettings(StrictModel):
     shutdown_grace_seconds: float = Field(
         15.0, ge=0, description="On SIGTERM, time in-flight streams get before they are cancelled."
     )
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Granian worker processes. Must be 1 with store.backend duckdb (one process owns "
+        "the file); with postgres, about one per core.",
+    )
     cors_origins: list[str] = Field(default_factory=list)
     web_client: bool = Field(
         True, description="Serve the built-in web client at / (no CDN; speaks the protocol to us only)."
@@ -112,7 +119,27 @@ class LoggingSettings(StrictModel):
     )
 
 
+class PostgresSettings(StrictModel):
+    dsn: SecretStr | None = Field(
+        None,
+        description="libpq connection string or URI (also dsn_file); e.g. "
+        "postgresql://chatkit@db.internal:5432/chatkit?sslmode=verify-full",
+    )
+    ca_bundle: Path | None = Field(
+        None, description="PEM CA bundle for the database's TLS certificate (sslrootcert); unset: system."
+    )
+    pool_min: int = Field(2, ge=1, le=64, description="Connections kept open per worker process.")
+    pool_max: int = Field(8, ge=1, le=256, description="Most connections per worker process.")
+    connect_timeout_seconds: float = Field(5.0, gt=0, le=120)
+
+
 class StoreSettings(StrictModel):
+    backend: Literal["duckdb", "postgres"] = Field(
+        "duckdb",
+        description="duckdb: one embedded file, one process (the default). postgres: an external "
+        "PostgreSQL, for N workers and N replicas.",
+    )
+    postgres: PostgresSettings = Field(default_factory=PostgresSettings)
     path: Path = Field(Path("chatkit.duckdb"), description="DuckDB file, relative to data_dir.")
     memory_limit: str = Field("512MB", description="DuckDB memory_limit (its default is 80% of host RAM).")
     threads: int = Field(2, ge=1, le=64, description="DuckDB worker threads.")
@@ -126,6 +153,12 @@ class StoreSettings(StrictModel):
         if not re.fullmatch(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", value.strip()):
             raise ValueError("expected a size such as 512MB or 2GiB")
         return value.strip()
+
+    @model_validator(mode="after")
+    def _backend(self) -> StoreSettings:
+        if self.backend == "postgres" and self.postgres.dsn is None:
+            raise ValueError("store.postgres.dsn (or dsn_file) is required when store.backend is 'postgres'")
+        return self
 
 
 class DevelopmentIdentitySettings(StrictModel):
@@ -525,6 +558,61 @@ class LlmSettings(StrictModel):
         return self
 
 
+class VaultTransitSettings(StrictModel):
+    address: str = Field("", description="Vault / OpenBao address, e.g. https://vault.internal:8200.")
+    mount: str = Field("transit", description="Mount path of the transit secrets engine.")
+    key_name: str = Field("chatkit-onprem", description="Transit key that wraps our data keys.")
+    token: SecretStr | None = Field(None, description="Vault token (also token_file).")
+    namespace: str | None = Field(None, description="Vault Enterprise / OpenBao namespace.")
+    ca_bundle: Path | None = Field(None, description="PEM CA bundle for Vault's certificate; unset: system.")
+    timeout_seconds: float = Field(10.0, gt=0, le=120)
+
+
+class KekSettings(StrictModel):
+    provider: Literal["keyring", "vault"] = Field(
+        "keyring",
+        description="Where key-encryption keys come from: a keyring (file or Kubernetes Secret with "
+        "versioned keys, one primary) or a Vault/OpenBao transit key.",
+    )
+    keyring: SecretStr | None = Field(
+        None,
+        description="Keyring JSON: {\"primary\": \"v1\", \"keys\": {\"v1\": \"<base64 of 32 random "
+        "bytes>\"}} (also keyring_file). Development: generated once under data_dir/keys. "
+        "Production: required.",
+    )
+    vault: VaultTransitSettings = Field(default_factory=VaultTransitSettings)
+
+    @model_validator(mode="after")
+    def _vault_address(self) -> KekSettings:
+        if self.provider == "vault" and not self.vault.address:
+            raise ValueError("crypto.kek.vault.address is required when crypto.kek.provider is 'vault'")
+        return self
+
+
+class CryptoSettings(StrictModel):
+    kek: KekSettings = Field(default_factory=KekSettings)
+    dek_cache_size: int = Field(
+        10_000, ge=16, description="Unwrapped data keys kept in memory (one per tenant, user and month)."
+    )
+    erasure_ledger: Path = Field(
+        Path("ledger/erasure.jsonl"),
+        description="Append-only record of erased subjects (ids and dates only), re-applied at start-up "
+        "so data restored from an older backup stays erased. Keep it on storage that is NOT restored "
+        "with the data (relative paths resolve against data_dir).",
+    )
+    rotation_batch_rows: int = Field(
+        2000, ge=1, le=100_000, description="Rows re-encrypted per batch by key-rotation jobs."
+    )
+
+
+class ExportSettings(StrictModel):
+    signing_key: SecretStr | None = Field(
+        None,
+        description="Ed25519 private key (PEM, or base64 of the 32-byte seed) that signs export bundles "
+        "(also signing_key_file). Development: generated once under data_dir/keys. Production: required.",
+    )
+
+
 class ChatSettings(StrictModel):
     history_items: int = Field(
         40, ge=1, le=1000, description="Newest thread items sent to the model each turn."
@@ -553,6 +641,8 @@ class Settings(BaseSettings):
     chat: ChatSettings = Field(default_factory=ChatSettings)
     rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
     security: SecurityHeaderSettings = Field(default_factory=SecurityHeaderSettings)
+    crypto: CryptoSettings = Field(default_factory=CryptoSettings)
+    exports: ExportSettings = Field(default_factory=ExportSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -565,6 +655,15 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # Environment beats the YAML file (passed as init kwargs); no .env magic.
         return (_ProcessEnvSource(settings_cls), init_settings)
+
+    @model_validator(mode="after")
+    def _one_duckdb_process(self) -> Settings:
+        if self.store.backend == "duckdb" and self.server.workers != 1:
+            raise ValueError(
+                "server.workers: must be 1 with store.backend 'duckdb' (one process owns the file); "
+                "use store.backend 'postgres' for more workers"
+            )
+        return self
 
     # --- derived paths -------------------------------------------------
     def resolve(self, path: Path) -> Path:

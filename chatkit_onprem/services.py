@@ -11,7 +11,7 @@ from chatkit_onprem.blobs import BlobBackend, blob_backend
 from chatkit_onprem.chat.attachments import OnPremAttachmentStore, PreviewRefreshingStore
 from chatkit_onprem.chat.protocol import ChatKitEndpoint, StreamRegistry
 from chatkit_onprem.chat.server import OnPremChatKitServer
-from chatkit_onprem.config import Settings
+from chatkit_onprem.config import ConfigError, Settings
 from chatkit_onprem.crypto import load_key_provider
 from chatkit_onprem.http.ratelimit import RateLimiter
 from chatkit_onprem.llm.provider import AliasModelProvider
@@ -39,6 +39,8 @@ class Services:
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
+        if settings.store.backend != "duckdb":
+            raise ConfigError(["store.backend: 'postgres' is not available in this build yet"])
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         db = Database(
             settings.store_path,
