@@ -8,7 +8,8 @@ from pathlib import Path
 
 from chatkit_onprem.auth import ApiKeyStore, Authenticator
 from chatkit_onprem.blobs import BlobBackend, blob_backend
-from chatkit_onprem.chat.attachments import OnPremAttachmentStore, PreviewRefreshingStore
+from chatkit_onprem.chat.attachments import OnPremAttachmentStore
+from chatkit_onprem.chat.previews import PreviewLinks, PreviewSigner
 from chatkit_onprem.chat.protocol import ChatKitEndpoint, StreamRegistry
 from chatkit_onprem.chat.server import OnPremChatKitServer
 from chatkit_onprem.config import ConfigError, Settings
@@ -18,6 +19,9 @@ from chatkit_onprem.llm.provider import AliasModelProvider
 from chatkit_onprem.llm.usage import UsageRecorder
 from chatkit_onprem.logging import get_logger
 from chatkit_onprem.store import Database, DuckDBStore, apply_migrations
+from chatkit_onprem.store.api_keys import ApiKeyRows
+from chatkit_onprem.store.blob_objects import BlobObjects
+from chatkit_onprem.store.usage import UsageRows
 
 log = get_logger(__name__)
 
@@ -51,28 +55,35 @@ class Services:
         )
         try:
             apply_migrations(db)
-            store = PreviewRefreshingStore(db, max_page_size=settings.store.max_page_size)
             blobs = blob_backend(settings)
             keys = load_key_provider(
                 settings.blobs.encryption.key.get_secret_value() if settings.blobs.encryption.key else None,
                 settings.blobs.encryption.key_id,
                 settings.resolve(Path("keys/blob.key")),
             )
-            attachments = OnPremAttachmentStore(store, blobs, settings=settings.blobs, keys=keys)
-            store.attachments = attachments  # preview links are re-signed on every read
+            links = PreviewLinks(
+                PreviewSigner(keys.derive("preview-url-signing"), settings.blobs.previews.ttl_seconds)
+            )
+            # Preview links are re-signed on every read (the store's read hook).
+            store = DuckDBStore(db, max_page_size=settings.store.max_page_size, read_hook=links)
+            attachments = OnPremAttachmentStore(
+                store, blobs, objects=BlobObjects(db), links=links, settings=settings.blobs, keys=keys
+            )
             server = OnPremChatKitServer(
                 store,
                 attachments,
                 AliasModelProvider(settings.llm),
                 settings.chat,
                 llm=settings.llm,
-                usage=UsageRecorder(db),
+                usage=UsageRecorder(UsageRows(db)),
             )
             streams = StreamRegistry()
         except BaseException:
             db.close()
             raise
-        api_keys = ApiKeyStore(db, last_used_write_seconds=settings.auth.api_keys.last_used_write_seconds)
+        api_keys = ApiKeyStore(
+            ApiKeyRows(db), last_used_write_seconds=settings.auth.api_keys.last_used_write_seconds
+        )
         return cls(
             settings=settings,
             db=db,

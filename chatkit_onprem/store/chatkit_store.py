@@ -28,7 +28,7 @@ from concurrent.futures import Future
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from chatkit.store import NotFoundError, Store, StoreItemType
 from chatkit.types import (
@@ -64,6 +64,22 @@ _HISTORY: ContextVar[tuple[str, RequestContext, int, list[ThreadItem]] | None] =
 Order = Literal["asc", "desc"]
 
 
+class ReadHook(Protocol):
+    """Applied to every attachment and item a reader gets (e.g. re-signing preview links)."""
+
+    def attachment(self, attachment: Attachment, context: RequestContext) -> Attachment: ...
+
+    def item(self, item: ThreadItem, context: RequestContext) -> ThreadItem: ...
+
+
+class _NoHook:
+    def attachment(self, attachment: Attachment, context: RequestContext) -> Attachment:
+        return attachment
+
+    def item(self, item: ThreadItem, context: RequestContext) -> ThreadItem:
+        return item
+
+
 def to_utc(value: datetime) -> datetime:
     """Naive datetimes are the library's local ``now()``; make them aware UTC."""
     return value.astimezone(UTC)
@@ -76,9 +92,11 @@ class DuckDBStore(Store[RequestContext]):
         *,
         codec: PayloadCodec | None = None,
         max_page_size: int = 100,
+        read_hook: ReadHook | None = None,
     ) -> None:
         self.db = db
         self.codec = codec or PlainCodec()
+        self.hook: ReadHook = read_hook or _NoHook()
         self.max_page_size = max_page_size
         self._seq = db.write_sync(_max_seq)
         self.owners = ThreadOwners()
@@ -299,7 +317,7 @@ class DuckDBStore(Store[RequestContext]):
             return _page_rows(cur, thread_id, after, limit, direction, context)
 
         rows = await self.db.read(query)
-        items = [self._item_from(r[0], r[1]) for r in rows[:limit]]
+        items = [self.hook.item(self._item_from(r[0], r[1]), context) for r in rows[:limit]]
         return _page(items, has_more=len(rows) > limit)
 
     async def add_thread_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
@@ -378,7 +396,7 @@ class DuckDBStore(Store[RequestContext]):
         row = await self.db.read(query)
         if row is None:
             raise NotFoundError(f"item {item_id} not found")
-        return self._item_from(item_id, row[0])
+        return self.hook.item(self._item_from(item_id, row[0]), context)
 
     async def delete_thread_item(self, thread_id: str, item_id: str, context: RequestContext) -> None:
         def write(cur: Cursor) -> None:
@@ -420,7 +438,7 @@ class DuckDBStore(Store[RequestContext]):
         row = await self.db.read(query)
         if row is None:
             raise NotFoundError(f"attachment {attachment_id} not found")
-        return self._attachment_from(attachment_id, row[0])
+        return self.hook.attachment(self._attachment_from(attachment_id, row[0]), context)
 
     async def delete_attachment(self, attachment_id: str, context: RequestContext) -> None:
         def write(cur: Cursor) -> None:
