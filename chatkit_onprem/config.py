@@ -574,6 +574,11 @@ class KekSettings(StrictModel):
         description="Where key-encryption keys come from: a keyring (file or Kubernetes Secret with "
         "versioned keys, one primary) or a Vault/OpenBao transit key.",
     )
+    keyring_path: Path | None = Field(
+        None,
+        description="Keyring file (e.g. a mounted Kubernetes Secret), re-read on every key operation so "
+        "a version added to the Secret is picked up without a restart. Relative to data_dir.",
+    )
     keyring: SecretStr | None = Field(
         None,
         description="Keyring JSON: {\"primary\": \"v1\", \"keys\": {\"v1\": \"<base64 of 32 random "
@@ -586,6 +591,8 @@ class KekSettings(StrictModel):
     def _vault_address(self) -> KekSettings:
         if self.provider == "vault" and not self.vault.address:
             raise ValueError("crypto.kek.vault.address is required when crypto.kek.provider is 'vault'")
+        if self.keyring is not None and self.keyring_path is not None:
+            raise ValueError("crypto.kek: give keyring (or keyring_file) or keyring_path, not both")
         return self
 
 

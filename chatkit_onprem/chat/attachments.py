@@ -7,7 +7,7 @@ Both ChatKit upload strategies end in ``upload``:
 * direct: ``POST /files`` (multipart) creates the record and stores the bytes.
 
 An upload is checked (size, the user's quota, type sniffed from the content),
-encrypted chunk by chunk (``crypto.stream``) and written to the backend as one
+encrypted as it streams under the owner's data key (``crypto.blobs``) and written to the backend as one
 object; only then is the record marked uploaded. Bookkeeping lives in the
 ``blob_objects`` table: a ``pending`` row reserves quota before any byte is
 stored and names what to clean up if the upload never completes.
@@ -56,7 +56,8 @@ from chatkit_onprem.chat.content import (
 from chatkit_onprem.chat.previews import PreviewLinks
 from chatkit_onprem.config import BlobSettings
 from chatkit_onprem.context import RequestContext
-from chatkit_onprem.crypto import IntegrityError, KeyProvider, StreamDecryptor, StreamEncryptor, binding
+from chatkit_onprem.crypto.blobs import BlobCipher, IntegrityError
+from chatkit_onprem.crypto.deks import KeyUnavailableError, SubjectKeys
 from chatkit_onprem.errors import ApiError
 from chatkit_onprem.ids import new_id
 from chatkit_onprem.logging import get_logger
@@ -96,7 +97,7 @@ class OnPremAttachmentStore(AttachmentStore[RequestContext]):
         objects: BlobObjects,
         links: PreviewLinks,
         settings: BlobSettings,
-        keys: KeyProvider,
+        cipher: BlobCipher,
     ) -> None:
         self.store = store
         self.blobs = blobs
@@ -104,7 +105,7 @@ class OnPremAttachmentStore(AttachmentStore[RequestContext]):
         self.links = links
         self.settings = settings
         self.max_file_bytes = settings.max_file_bytes
-        self.keys = keys
+        self.cipher = cipher
         self._sweeper: asyncio.Task[None] | None = None
 
     def generate_attachment_id(self, mime_type: str, context: RequestContext) -> str:
@@ -170,7 +171,7 @@ class OnPremAttachmentStore(AttachmentStore[RequestContext]):
                 context,
                 quota=self.settings.user_quota_bytes,
                 per_file=self.max_file_bytes,
-                key_ref=self.keys.current()[0],
+                key_ref="pending",
             )
         except UploadInProgressError:
             raise ApiError(
@@ -248,11 +249,7 @@ class OnPremAttachmentStore(AttachmentStore[RequestContext]):
         is_image = mime in IMAGE_TYPES
         image = bytearray() if is_image else None
         size = 0
-        encryptor = StreamEncryptor(
-            self.keys,
-            binding(context.tenant, context.user, record.id, "blob"),
-            self.settings.encryption.chunk_bytes,
-        )
+        encryptor = await self.cipher.encryptor(context.tenant, context.user, record.id, "blob")
 
         async def ciphertext() -> AsyncIterator[bytes]:
             nonlocal size
@@ -282,7 +279,7 @@ class OnPremAttachmentStore(AttachmentStore[RequestContext]):
                 )
             except NotAnImageError as exc:
                 raise ApiError(415, "invalid_image", str(exc)) from None
-            sealed = self._seal(preview, context, record.id, "preview")
+            sealed = await self.cipher.seal(context.tenant, context.user, record.id, "preview", preview)
             stored.append(key + ".preview")
             await self.blobs.put(key + ".preview", _once(sealed), max_bytes=len(sealed))
         preview_url = None
@@ -297,15 +294,10 @@ class OnPremAttachmentStore(AttachmentStore[RequestContext]):
             preview_url=preview_url,
             uploaded=True,
             size=size,
-            key_id=encryptor.key_id,
         )
-        await self.objects.settle(record.id, size, preview is not None, encryptor.key_id)
+        await self.objects.settle(record.id, size, preview is not None, encryptor.key_ref)
         await self.store.save_attachment(updated, context)
         return updated
-
-    def _seal(self, data: bytes, context: RequestContext, attachment_id: str, purpose: str) -> bytes:
-        enc = StreamEncryptor(self.keys, binding(context.tenant, context.user, attachment_id, purpose))
-        return enc.update(data) + enc.finalize()
 
     async def create_direct(
         self, name: str, mime_type: str | None, chunks: AsyncIterable[bytes], context: RequestContext
@@ -324,48 +316,50 @@ class OnPremAttachmentStore(AttachmentStore[RequestContext]):
             raise
 
     # --- bytes out ------------------------------------------------------
-    async def _verified(self, key: str, bound: bytes) -> tuple[Any, str]:
-        """Fetch ciphertext to a local spool while authenticating every chunk.
+    async def _open(
+        self, key: str, tenant: str, user: str, attachment_id: str, purpose: str
+    ) -> AsyncIterator[bytes]:
+        """Fetch the object to a local spool and authenticate all of it, then stream the plaintext.
 
-        Nothing is sent to the client until the whole object has verified, so a
-        tampered or truncated object becomes an error response, never a 200
-        with partial plaintext. The spool holds ciphertext only.
+        Nothing is sent to the client until the whole object has verified, so a tampered or
+        truncated object becomes an error response, never a 200 with partial plaintext. The
+        spool holds ciphertext only. An object whose data key was destroyed reads as deleted.
         """
-        spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)  # noqa: SIM115 - caller closes
+        spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)  # noqa: SIM115 - closed below
         try:
-            check = StreamDecryptor(self.keys, bound)
             async for chunk in self.blobs.get(key):
-                check.update(chunk)
                 await anyio.to_thread.run_sync(spool.write, chunk)
-            check.finalize()
-        except BaseException:
+            opener = await self.cipher.opener(spool, tenant, user, attachment_id, purpose)
+            await anyio.to_thread.run_sync(opener.verify)
+        except BaseException as exc:
             spool.close()
+            if isinstance(exc, BlobNotFoundError):
+                raise NotFoundError(f"attachment {attachment_id} not found") from None
+            if isinstance(exc, BlobUnavailableError):
+                raise _unavailable(exc) from None
+            if isinstance(exc, KeyUnavailableError):
+                if exc.shredded:
+                    raise NotFoundError(f"attachment {attachment_id} not found") from None
+                log.error("a data key is unavailable", attachment_id=attachment_id, error=str(exc))
+                raise ApiError(
+                    503, "key_unavailable", f"the key of stored file {attachment_id} is unavailable: {exc}"
+                ) from None
+            if isinstance(exc, IntegrityError):
+                log.error(
+                    "stored object failed its integrity check", attachment_id=attachment_id, error=str(exc)
+                )
+                raise ApiError(
+                    502,
+                    "integrity_check_failed",
+                    f"the stored file {attachment_id} failed its integrity check and was not sent",
+                ) from None
             raise
-        spool.seek(0)
-        return spool, check.key_id
-
-    async def _open(self, key: str, bound: bytes, attachment_id: str) -> AsyncIterator[bytes]:
-        try:
-            spool, _ = await self._verified(key, bound)
-        except BlobNotFoundError:
-            raise NotFoundError(f"attachment {attachment_id} not found") from None
-        except BlobUnavailableError as exc:
-            raise _unavailable(exc) from None
-        except IntegrityError as exc:
-            log.error("stored object failed its integrity check", attachment_id=attachment_id, error=str(exc))
-            raise ApiError(
-                502,
-                "integrity_check_failed",
-                f"the stored file {attachment_id} failed its integrity check and was not sent",
-            ) from None
 
         async def body() -> AsyncIterator[bytes]:
+            blocks = opener.chunks()
             try:
-                dec = StreamDecryptor(self.keys, bound)
-                while block := await anyio.to_thread.run_sync(spool.read, 256 * 1024):
-                    if out := dec.update(block):
-                        yield out
-                yield dec.finalize()
+                while block := await anyio.to_thread.run_sync(next, blocks, b""):
+                    yield block
             finally:
                 spool.close()
 
@@ -377,8 +371,8 @@ class OnPremAttachmentStore(AttachmentStore[RequestContext]):
         record = await self.store.load_attachment(attachment_id, context)
         if not (record.metadata or {}).get("uploaded"):
             raise NotFoundError(f"attachment {attachment_id} has no content yet")
-        bound = binding(context.tenant, context.user, attachment_id, "blob")
-        return record, await self._open(object_key(context, attachment_id), bound, attachment_id)
+        key = object_key(context, attachment_id)
+        return record, await self._open(key, context.tenant, context.user, attachment_id, "blob")
 
     async def preview(self, attachment_id: str, expires: int, sig: str) -> bytes:
         """The thumbnail behind a signed link; the signature stands in for the caller's auth."""
@@ -393,8 +387,7 @@ class OnPremAttachmentStore(AttachmentStore[RequestContext]):
             raise ApiError(403, "invalid_preview_link", "this preview link is not valid")
         owner_ctx = system_context(tenant, user)
         key = object_key(owner_ctx, attachment_id) + ".preview"
-        bound = binding(tenant, user, attachment_id, "preview")
-        body = await self._open(key, bound, attachment_id)
+        body = await self._open(key, tenant, user, attachment_id, "preview")
         return b"".join([chunk async for chunk in body])
 
     async def read_bytes(self, attachment_id: str, context: RequestContext, max_bytes: int) -> bytes:
@@ -416,6 +409,44 @@ class OnPremAttachmentStore(AttachmentStore[RequestContext]):
             out += chunk
         return bytes(out)
 
+    # --- re-encryption (key jobs) ---------------------------------------------
+    async def reencrypt(
+        self, attachment_id: str, tenant: str, user: str, has_preview: bool, keys: SubjectKeys | None
+    ) -> str | None:
+        """Rewrite an object (and its preview) under ``keys`` (None: the owner's current month),
+        then drop the object's older versions. Returns the new key reference, or None when the
+        object is gone or its key was destroyed (nothing left to protect)."""
+        context = system_context(tenant, user)
+        key_ref = None
+        for suffix, purpose in (("", "blob"), (".preview", "preview")):
+            if purpose == "preview" and not has_preview:
+                continue
+            key = object_key(context, attachment_id) + suffix
+            spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)  # noqa: SIM115 - closed below
+            try:
+                try:
+                    async for chunk in self.blobs.get(key):
+                        await anyio.to_thread.run_sync(spool.write, chunk)
+                    opener = await self.cipher.opener(spool, tenant, user, attachment_id, purpose)
+                except (BlobNotFoundError, KeyUnavailableError):
+                    return None
+                if keys is None:
+                    encryptor = await self.cipher.encryptor(tenant, user, attachment_id, purpose)
+                else:
+                    encryptor = self.cipher.encryptor_with(keys, attachment_id, purpose)
+                sealed = bytearray()
+                for block in await anyio.to_thread.run_sync(_all_chunks, opener):
+                    sealed += encryptor.update(block)
+                sealed += encryptor.finalize()
+            finally:
+                spool.close()
+            await self.blobs.put(key, _once(bytes(sealed)), max_bytes=len(sealed))
+            await self.blobs.prune_versions(key)
+            key_ref = encryptor.key_ref
+        if key_ref is not None:
+            await self.objects.set_key_ref(attachment_id, key_ref)
+        return key_ref
+
     # --- deletion -------------------------------------------------------
     async def _delete_objects(self, attachment_id: str, context: RequestContext) -> None:
         key = object_key(context, attachment_id)
@@ -430,20 +461,20 @@ class OnPremAttachmentStore(AttachmentStore[RequestContext]):
             raise _unavailable(exc) from None  # the record stays, so the delete can be retried
         await self.objects.forget([attachment_id], context)
 
-    async def delete_blobs(self, attachments: list[Attachment], context: RequestContext) -> None:
+    async def delete_blobs(self, attachment_ids: list[str], context: RequestContext) -> None:
         """After a thread's records are gone: remove their objects.
 
         If the store is down the bookkeeping rows stay, now without an attachment
         record, and the orphan sweep removes the objects once the store is back.
         """
         done: list[str] = []
-        for attachment in attachments:
+        for attachment_id in attachment_ids:
             try:
-                await self._delete_objects(attachment.id, context)
-                done.append(attachment.id)
+                await self._delete_objects(attachment_id, context)
+                done.append(attachment_id)
             except BlobUnavailableError as exc:
                 log.warning(
-                    "object delete deferred to the orphan sweep", attachment_id=attachment.id, error=str(exc)
+                    "object delete deferred to the orphan sweep", attachment_id=attachment_id, error=str(exc)
                 )
         await self.objects.forget(done, context)
 
@@ -501,6 +532,10 @@ class OnPremAttachmentStore(AttachmentStore[RequestContext]):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
             self._sweeper = None
+
+
+def _all_chunks(opener: Any) -> list[bytes]:
+    return list(opener.chunks())
 
 
 async def _once(data: bytes) -> AsyncIterator[bytes]:

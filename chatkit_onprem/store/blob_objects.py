@@ -43,6 +43,20 @@ class Orphan:
     has_record: bool  # an attachment record without a thread (else: an object row without a record)
 
 
+@dataclass(frozen=True, slots=True)
+class StaleObject:
+    attachment_id: str
+    tenant: str
+    user: str
+    has_preview: bool
+    key_ref: str
+
+    @property
+    def month(self) -> str | None:
+        parts = self.key_ref.split(":")
+        return parts[1] if len(parts) == 3 and parts[0] == "dek" else None
+
+
 class BlobObjects:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -79,6 +93,40 @@ class BlobObjects:
             )
 
         await self.db.write(write)
+
+    async def set_key_ref(self, attachment_id: str, key_ref: str) -> None:
+        await self.db.write(
+            lambda cur: cur.execute(
+                "UPDATE blob_objects SET key_id = ? WHERE attachment_id = ?", [key_ref, attachment_id]
+            )
+        )
+
+    async def stale_keys(self, after: str, limit: int, *, legacy: bool) -> list[StaleObject]:
+        """Stored objects to re-encrypt: written with the legacy static key (``legacy``), or under a
+        data key whose blob keyset has a newer primary. In attachment-id order after ``after``."""
+
+        def query(cur: Cursor) -> list[Any]:
+            if legacy:
+                return cur.execute(
+                    "SELECT attachment_id, tenant, user_id, has_preview, key_id FROM blob_objects"
+                    " WHERE state = 'stored' AND key_id NOT LIKE 'dek:%' AND attachment_id > ?"
+                    " ORDER BY attachment_id LIMIT ?",
+                    [after, limit],
+                ).fetchall()
+            return cur.execute(
+                "SELECT b.attachment_id, b.tenant, b.user_id, b.has_preview, b.key_id FROM blob_objects b"
+                " JOIN data_keys d ON d.tenant = b.tenant AND d.user_id = b.user_id"
+                " AND d.month = split_part(b.key_id, ':', 2)"
+                " WHERE b.state = 'stored' AND b.key_id LIKE 'dek:%' AND d.state = 'active'"
+                " AND b.key_id <> 'dek:' || d.month || ':' || d.blob_primary AND b.attachment_id > ?"
+                " ORDER BY b.attachment_id LIMIT ?",
+                [after, limit],
+            ).fetchall()
+
+        return [
+            StaleObject(str(r[0]), str(r[1]), str(r[2]), bool(r[3]), str(r[4]))
+            for r in await self.db.read(query)
+        ]
 
     async def forget(self, attachment_ids: list[str], context: RequestContext) -> None:
         if not attachment_ids:
