@@ -620,6 +620,28 @@ class ExportSettings(StrictModel):
     )
 
 
+class RetentionPolicy(StrictModel):
+    thread_max_age_days: int = Field(
+        0, ge=0, le=36500, description="Delete threads inactive for longer than this (0: keep forever)."
+    )
+    upload_max_age_days: int = Field(
+        0, ge=0, le=36500, description="Delete uploaded files older than this (0: keep forever)."
+    )
+
+
+class RetentionSettings(StrictModel):
+    interval_seconds: int = Field(
+        3600, ge=0, description="How often the server applies the policies; 0: only 'admin retention run'."
+    )
+    policies: dict[str, RetentionPolicy] = Field(
+        default_factory=dict,
+        description="Per tenant; key '*' for tenants not listed. Legal holds always win over retention.",
+    )
+
+    def policy_for(self, tenant: str) -> RetentionPolicy | None:
+        return self.policies.get(tenant, self.policies.get("*"))
+
+
 class ChatSettings(StrictModel):
     history_items: int = Field(
         40, ge=1, le=1000, description="Newest thread items sent to the model each turn."
@@ -650,6 +672,7 @@ class Settings(BaseSettings):
     security: SecurityHeaderSettings = Field(default_factory=SecurityHeaderSettings)
     crypto: CryptoSettings = Field(default_factory=CryptoSettings)
     exports: ExportSettings = Field(default_factory=ExportSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
     @classmethod
     def settings_customise_sources(

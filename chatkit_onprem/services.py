@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from chatkit_onprem.auth import ApiKeyStore, Authenticator
 from chatkit_onprem.blobs import BlobBackend, blob_backend
@@ -24,10 +25,12 @@ from chatkit_onprem.llm.provider import AliasModelProvider
 from chatkit_onprem.llm.usage import UsageRecorder
 from chatkit_onprem.logging import get_logger
 from chatkit_onprem.residency.audit import AuditLog
+from chatkit_onprem.residency.exports import EXPORT, Exporter, load_signing_key
 from chatkit_onprem.residency.jobs import JobRunner
 from chatkit_onprem.residency.keys import KeyAdmin
 from chatkit_onprem.residency.ledger import ErasureLedger
 from chatkit_onprem.residency.purge import PURGE, Purger
+from chatkit_onprem.residency.retention import RETENTION, Retention
 from chatkit_onprem.store import Database, DuckDBStore, apply_migrations
 from chatkit_onprem.store.api_keys import ApiKeyRows
 from chatkit_onprem.store.blob_objects import BlobObjects
@@ -63,6 +66,8 @@ class Services:
     purger: Purger
     audit: AuditLog
     holds: HoldRows
+    exporter: Exporter
+    retention: Retention
     _drain: asyncio.Future[int] | None = field(default=None, init=False)
 
     @classmethod
@@ -117,6 +122,20 @@ class Services:
             runner.register(ROTATE_DEK, key_jobs.rotate_dek)
             runner.register(ENCRYPT_PLAINTEXT, key_jobs.encrypt_plaintext)
             runner.register(PURGE, purger.run)
+            exporter = Exporter(
+                db,
+                store.codec,
+                blobs,
+                cipher,
+                load_signing_key(
+                    settings.exports.signing_key.get_secret_value() if settings.exports.signing_key else None,
+                    settings.resolve(Path("keys/export-signing.pem")),
+                ),
+                settings.resolve(Path("exports")),
+            )
+            runner.register(EXPORT, exporter.run)
+            retention = Retention(settings.retention, db, purger)
+            runner.register(RETENTION, retention.run)
             server = OnPremChatKitServer(
                 store,
                 attachments,
@@ -152,6 +171,8 @@ class Services:
             purger=purger,
             audit=AuditLog(db),
             holds=HoldRows(db),
+            exporter=exporter,
+            retention=retention,
         )
 
     async def start_background(self) -> None:
@@ -171,6 +192,7 @@ class Services:
         if await self.job_rows.active_of_kind(ENCRYPT_PLAINTEXT) is None and await self._plaintext_left():
             await self.jobs.submit(ENCRYPT_PLAINTEXT, {}, "start-up")
         self.jobs.start()
+        self.retention.start(self.jobs, self.job_rows)
 
     async def _plaintext_left(self) -> bool:
         def query(cur: Cursor) -> bool:
@@ -194,6 +216,7 @@ class Services:
         self.begin_shutdown()
         assert self._drain is not None
         cancelled = await self._drain
+        await self.retention.stop()
         await self.jobs.stop()
         await self.server.wait_for_persistence()
         await self.server.provider.aclose()  # upstream connection pools

@@ -214,14 +214,14 @@ class Purger:
                 for thread_id in ids:
                     self.store.owners.forget(thread_id)
                 counts.add(deleted)
-                counts.objects += await self._delete_objects(attachments)
+                counts.objects += await self.delete_objects(attachments)
                 state = {**state, "counts": counts.public()}
                 await ctx.report(add=len(ids) + len(attachments), cursor=state)
             state = {**state, "phase": "loose"}
             await ctx.report(cursor=state)
         if state["phase"] == "loose":
             while batch := await self.db.read(lambda cur: self._loose(cur, scope)):
-                counts.objects += await self._delete_objects(batch)
+                counts.objects += await self.delete_objects(batch)
                 counts.attachments += len(batch)
                 state = {**state, "counts": counts.public()}
                 await ctx.report(add=len(batch), cursor=state)
@@ -277,7 +277,7 @@ class Purger:
         log.info("data keys destroyed", scope=scope.kind, keys=len(destroyed), erasure_id=entry.id)
         return len(destroyed)
 
-    async def _delete_objects(self, attachments: list[tuple[str, str, str]]) -> int:
+    async def delete_objects(self, attachments: list[tuple[str, str, str]]) -> int:
         """Every version and delete marker of each object and preview, then their rows."""
         if not attachments:
             return 0

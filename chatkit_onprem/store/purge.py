@@ -291,3 +291,27 @@ def attachment_owners(cur: Cursor, ids: list[str]) -> dict[str, tuple[str, str]]
         [ids, ids],
     ).fetchall()
     return {str(r[0]): (str(r[1]), str(r[2])) for r in rows}
+
+
+def tenants_with_data(cur: Cursor) -> list[str]:
+    rows = cur.execute("SELECT DISTINCT tenant FROM threads UNION SELECT DISTINCT tenant FROM attachments")
+    return sorted(str(r[0]) for r in rows.fetchall())
+
+
+def old_uploads(cur: Cursor, tenant: str, cutoff: datetime, limit: int) -> list[tuple[str, str, str]]:
+    """Uploads of ``tenant`` created before ``cutoff`` whose thread no active hold covers."""
+    from chatkit_onprem.store.holds import held_thread_filter
+
+    rows = cur.execute(
+        "SELECT a.id, a.tenant, a.user_id FROM attachments a WHERE a.tenant = ? AND a.created_at < ?"
+        " AND NOT EXISTS (SELECT 1 FROM threads t WHERE t.id = a.thread_id AND "
+        + held_thread_filter()
+        + ") AND NOT EXISTS (SELECT 1 FROM holds h WHERE h.released_at IS NULL AND h.tenant = a.tenant"
+        " AND h.thread_id IS NULL AND (h.user_id IS NULL OR h.user_id = a.user_id)) LIMIT ?",
+        [tenant, cutoff, limit],
+    ).fetchall()
+    return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+
+def count_old_uploads(cur: Cursor, tenant: str, cutoff: datetime) -> int:
+    return len(old_uploads(cur, tenant, cutoff, 1_000_000))

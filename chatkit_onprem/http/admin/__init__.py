@@ -12,7 +12,8 @@ from litestar import Controller
 from chatkit_onprem.http.admin.api_keys import ApiKeyController
 from chatkit_onprem.http.admin.jobs import JobsController
 from chatkit_onprem.http.admin.keys import KeysController
+from chatkit_onprem.http.admin.residency import ResidencyController
 
 
 def admin_controllers() -> list[type[Controller]]:
-    return [ApiKeyController, KeysController, JobsController]
+    return [ApiKeyController, KeysController, JobsController, ResidencyController]
