@@ -73,6 +73,7 @@ def create_app(settings: Settings) -> Litestar:
         app.state.services = services
         await services.authenticator.start()  # first JWKS fetch; failure is logged, not fatal
         await services.attachments.start()  # bucket check/creation (a down store only warns), orphan sweep
+        services.dependencies.start()  # optional dependencies for /readyz and metrics, in the background
         if not chain_shutdown_signals(asyncio.get_running_loop(), services.begin_shutdown):
             log.warning("could not hook shutdown signals; streams will not be drained on SIGTERM")
         freeze_startup_heap()
@@ -85,6 +86,7 @@ def create_app(settings: Settings) -> Litestar:
         try:
             yield
         finally:
+            await services.dependencies.stop()
             await services.attachments.stop()
             await services.shutdown()
 

@@ -17,6 +17,7 @@ from chatkit_onprem.http.ratelimit import RateLimiter
 from chatkit_onprem.llm.provider import AliasModelProvider
 from chatkit_onprem.llm.usage import UsageRecorder
 from chatkit_onprem.logging import get_logger
+from chatkit_onprem.readiness import DependencyMonitor
 from chatkit_onprem.store import Database, DuckDBStore, apply_migrations
 
 log = get_logger(__name__)
@@ -35,6 +36,7 @@ class Services:
     authenticator: Authenticator
     api_keys: ApiKeyStore
     limiter: RateLimiter
+    dependencies: DependencyMonitor
     _drain: asyncio.Future[int] | None = field(default=None, init=False)
 
     @classmethod
@@ -73,6 +75,7 @@ class Services:
             db.close()
             raise
         api_keys = ApiKeyStore(db, last_used_write_seconds=settings.auth.api_keys.last_used_write_seconds)
+        authenticator = Authenticator(settings, api_keys)
         return cls(
             settings=settings,
             db=db,
@@ -82,9 +85,15 @@ class Services:
             server=server,
             endpoint=ChatKitEndpoint(server, attachments, streams),
             streams=streams,
-            authenticator=Authenticator(settings, api_keys),
+            authenticator=authenticator,
             api_keys=api_keys,
             limiter=RateLimiter(settings.rate_limits),
+            dependencies=DependencyMonitor(
+                blobs=blobs,
+                upstreams=server.provider.upstreams,
+                keys=authenticator.keys,
+                interval=settings.server.dependency_check_seconds,
+            ),
         )
 
     def begin_shutdown(self) -> None:
