@@ -74,6 +74,7 @@ def create_app(settings: Settings) -> Litestar:
         app.state.services = services
         await services.authenticator.start()  # first JWKS fetch; failure is logged, not fatal
         await services.attachments.start()  # bucket check/creation (a down store only warns), orphan sweep
+        services.dependencies.start()  # optional dependencies for /readyz and metrics, in the background
         await services.start_background()  # admin jobs: resume, re-apply erasures, migrate plaintext
         if not chain_shutdown_signals(asyncio.get_running_loop(), services.begin_shutdown):
             log.warning("could not hook shutdown signals; streams will not be drained on SIGTERM")
@@ -87,6 +88,7 @@ def create_app(settings: Settings) -> Litestar:
         try:
             yield
         finally:
+            await services.dependencies.stop()
             await services.attachments.stop()
             await services.shutdown()
 

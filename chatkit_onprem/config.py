@@ -100,6 +100,13 @@ class ServerSettings(StrictModel):
     web_client: bool = Field(
         True, description="Serve the built-in web client at / (no CDN; speaks the protocol to us only)."
     )
+    dependency_check_seconds: float = Field(
+        15.0,
+        ge=0.2,
+        le=3600,
+        description="How often the optional dependencies (object store, model upstreams, identity "
+        "provider) are checked for /readyz and the chatkit_dependency_up metric.",
+    )
 
     @field_validator("public_url")
     @classmethod
@@ -196,7 +203,10 @@ class OidcSettings(StrictModel):
     jwks_file: Path | None = Field(
         None, description="Offline alternative: a JWKS JSON file or a PEM public key (relative to data_dir)."
     )
-    jwks_ca_file: Path | None = Field(None, description="CA bundle for the JWKS URL's TLS certificate.")
+    jwks_ca_file: Path | None = Field(
+        None,
+        description="PEM CAs trusted for the JWKS URL, in addition to the system store and SSL_CERT_FILE.",
+    )
     jwks_timeout_seconds: float = Field(5.0, gt=0, le=60)
     jwks_cache_seconds: float = Field(
         600.0, ge=0, description="Refetch the JWKS after this long (stale keys stay in use if it fails)."
@@ -262,6 +272,11 @@ class AuthSettings(StrictModel):
     api_keys: ApiKeySettings = Field(default_factory=ApiKeySettings)
     trusted_headers: TrustedHeaderSettings = Field(default_factory=TrustedHeaderSettings)
     admin_token: SecretStr | None = Field(None, description="Bearer token for /admin/v1.")
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="Read-only bearer token that grants GET /metrics and nothing else (also "
+        "metrics_token_file): give it to Prometheus instead of the admin token.",
+    )
 
     @model_validator(mode="after")
     def _coherent(self) -> AuthSettings:
@@ -315,12 +330,27 @@ class S3BlobSettings(StrictModel):
     access_key: SecretStr | None = Field(None, description="Also access_key_file (a mounted secret).")
     secret_key: SecretStr | None = Field(None, description="Also secret_key_file (a mounted secret).")
     secure: bool = Field(True, description="TLS to the object store.")
-    ca_bundle: Path | None = Field(None, description="PEM file of CAs to trust (internal CA); unset: system.")
+    ca_bundle: Path | None = Field(
+        None,
+        description="PEM file of CAs trusted in addition to the system store and SSL_CERT_FILE "
+        "(internal CA).",
+    )
     path_style: bool = Field(True, description="Path-style URLs (MinIO, Ceph, Garage); false: virtual-host.")
     create_bucket: bool = Field(True, description="Create the bucket at start-up when it is missing.")
     connect_timeout_seconds: float = Field(3.0, gt=0)
     read_timeout_seconds: float = Field(30.0, gt=0)
     retries: int = Field(1, ge=0, le=10, description="Retries of failed requests (connection errors, 5xx).")
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket_name(cls, value: str) -> str:
+        # The client refuses other names with a ValueError at the first call, i.e. at start-up.
+        if not re.fullmatch(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]", value) or ".." in value:
+            raise ValueError(
+                "not a valid S3 bucket name (3-63 characters: lowercase letters, digits, '.' and '-', "
+                "starting and ending with a letter or digit)"
+            )
+        return value
 
     @model_validator(mode="after")
     def _scheme(self) -> S3BlobSettings:
@@ -438,7 +468,9 @@ class UpstreamSettings(StrictModel):
     )
     proxy: ProxySettings | None = Field(None, description="Reach this upstream through a forward proxy.")
     ca_bundle: Path | None = Field(
-        None, description="PEM CA bundle to verify the upstream (and an https proxy)."
+        None,
+        description="PEM CAs trusted for the upstream (and an https proxy), in addition to the system "
+        "store and SSL_CERT_FILE.",
     )
     client_cert: Path | None = Field(None, description="PEM client certificate for mTLS.")
     client_key: Path | None = Field(None, description="PEM key of client_cert (if not in the same file).")
@@ -725,6 +757,13 @@ class Settings(BaseSettings):
                 "auth.admin_token: required in production, at least 24 characters "
                 "(set auth.admin_token_file or CHATKIT_ONPREM_AUTH__ADMIN_TOKEN_FILE)"
             )
+        metrics = self.auth.metrics_token
+        if metrics is not None:
+            value = metrics.get_secret_value()
+            if len(value) < 24:
+                problems.append("auth.metrics_token: at least 24 characters in production")
+            if self.auth.admin_token is not None and value == self.auth.admin_token.get_secret_value():
+                problems.append("auth.metrics_token: must differ from auth.admin_token (it is read-only)")
         if self.logging.log_content:
             problems.append("logging.log_content: must be false in production (message text in logs)")
         if self.server.public_url is None:

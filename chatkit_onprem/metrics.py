@@ -6,7 +6,7 @@ threads or request ids. Per-user token accounting lives in the ``usage`` table.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.process_collector import ProcessCollector
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -50,6 +50,13 @@ STORE_COMMITS = Counter(
 STORE_WRITES = Counter(
     "chatkit_store_writes",
     "Writes committed (each acknowledged only after its transaction committed).",
+    registry=REGISTRY,
+)
+DEPENDENCY_UP = Gauge(
+    "chatkit_dependency_up",
+    "1 while a readiness check passes, else 0; check: store (required), blobs, upstream.<name>, idp "
+    "(optional: they degrade features, not the pod).",
+    ["check"],
     registry=REGISTRY,
 )
 

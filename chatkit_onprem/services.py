@@ -24,6 +24,7 @@ from chatkit_onprem.http.ratelimit import RateLimiter
 from chatkit_onprem.llm.provider import AliasModelProvider
 from chatkit_onprem.llm.usage import UsageRecorder
 from chatkit_onprem.logging import get_logger
+from chatkit_onprem.readiness import DependencyMonitor
 from chatkit_onprem.residency.audit import AuditLog
 from chatkit_onprem.residency.exports import EXPORT, Exporter, load_signing_key
 from chatkit_onprem.residency.jobs import JobRunner
@@ -58,6 +59,7 @@ class Services:
     authenticator: Authenticator
     api_keys: ApiKeyStore
     limiter: RateLimiter
+    dependencies: DependencyMonitor
     data_keys: DataKeys
     ledger: ErasureLedger
     jobs: JobRunner
@@ -151,6 +153,7 @@ class Services:
         api_keys = ApiKeyStore(
             ApiKeyRows(db), last_used_write_seconds=settings.auth.api_keys.last_used_write_seconds
         )
+        authenticator = Authenticator(settings, api_keys)
         return cls(
             settings=settings,
             db=db,
@@ -160,9 +163,15 @@ class Services:
             server=server,
             endpoint=ChatKitEndpoint(server, attachments, streams),
             streams=streams,
-            authenticator=Authenticator(settings, api_keys),
+            authenticator=authenticator,
             api_keys=api_keys,
             limiter=RateLimiter(settings.rate_limits),
+            dependencies=DependencyMonitor(
+                blobs=blobs,
+                upstreams=server.provider.upstreams,
+                keys=authenticator.keys,
+                interval=settings.server.dependency_check_seconds,
+            ),
             data_keys=data_keys,
             ledger=ledger,
             jobs=runner,

@@ -10,9 +10,12 @@ checked against exactly what the server accepts. Run it after changing either:
     .venv/bin/python scripts/chart_schema.py --check  # exit 1 if either is stale
 
 Modifiers: ``[object]`` a free-form object (the key is one parameter);
-``[config]`` the application config; ``[cidrs]`` a list of ``{cidr, ports}``;
-``[enum: a, b]``; ``[integer|string]`` explicit types. Without one, the type
-comes from the default value.
+``[array]`` a list of anything; ``[config]`` the application config;
+``[destinations]`` a list of NetworkPolicy egress destinations (``{to, ports}``
+or ``{cidr, ports}``); ``[enum: a, b]``; ``[integer|string]`` explicit types.
+Without one, the type comes from the default value. ``## @open <path>`` leaves
+that mapping open to keys values.yaml does not list (``global``, for umbrella
+charts); every other mapping is closed.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ TABLE_END = "<!-- values-table:end -->"
 
 _PARAM = re.compile(r"^\s*##\s*@param\s+(\S+)\s+(?:\[([^\]]+)\]\s+)?(.*)$")
 _SECTION = re.compile(r"^\s*##\s*@section\s+(.*)$")
+_OPEN = re.compile(r"^\s*##\s*@open\s+(\S+)\s*$")
 
 
 class Param:
@@ -53,6 +57,10 @@ def read_params(text: str) -> list[Param]:
         elif m := _PARAM.match(line):
             params.append(Param(m.group(1), m.group(2), m.group(3).strip(), section))
     return params
+
+
+def read_open(text: str) -> list[str]:
+    return [m.group(1) for line in text.splitlines() if (m := _OPEN.match(line))]
 
 
 def lookup(values: dict[str, Any], path: str) -> Any:
@@ -103,16 +111,41 @@ def app_config_schema() -> dict[str, Any]:
     return schema
 
 
-_CIDRS = {
+_PORT = {
+    "anyOf": [
+        {"type": "integer", "minimum": 1, "maximum": 65535},
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["port"],
+            "properties": {
+                "port": {"type": ["integer", "string"]},
+                "endPort": {"type": "integer", "minimum": 1, "maximum": 65535},
+                "protocol": {"type": "string", "enum": ["TCP", "UDP", "SCTP"]},
+            },
+        },
+    ]
+}
+_DESTINATIONS = {
     "type": "array",
     "items": {
         "type": "object",
         "additionalProperties": False,
-        "required": ["cidr"],
         "properties": {
-            "cidr": {"type": "string", "description": "Destination network, e.g. 10.20.0.0/16"},
-            "ports": {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": 65535}},
+            "to": {
+                "type": "array",
+                "minItems": 1,
+                "items": {"type": "object"},
+                "description": "NetworkPolicyPeers (podSelector, namespaceSelector, ipBlock), as in a NetworkPolicy",
+            },
+            "cidr": {"type": "string", "description": "Shorthand for to: [{ipBlock: {cidr}}], e.g. 10.20.0.0/16"},
+            "ports": {
+                "type": "array",
+                "items": _PORT,
+                "description": "Ports (TCP unless given as {port, protocol}); empty: every port",
+            },
         },
+        "oneOf": [{"required": ["to"]}, {"required": ["cidr"]}],
     },
 }
 
@@ -124,8 +157,10 @@ def leaf_schema(param: Param, default: Any) -> dict[str, Any]:
         out = {"type": "object"}
     elif mod == "config":
         out = {"$ref": "#/$defs/ApplicationConfig"}
-    elif mod == "cidrs":
-        out = copy.deepcopy(_CIDRS)
+    elif mod == "destinations":
+        out = copy.deepcopy(_DESTINATIONS)
+    elif mod == "array":
+        out = {"type": "array"}
     elif mod and mod.startswith("enum:"):
         choices = [c.strip().strip('"') for c in mod[len("enum:") :].split(",")]
         out = {"type": "string", "enum": choices}
@@ -157,7 +192,7 @@ def leaf_schema(param: Param, default: Any) -> dict[str, Any]:
     return out
 
 
-def build_schema(values: dict[str, Any], params: list[Param]) -> dict[str, Any]:
+def build_schema(values: dict[str, Any], params: list[Param], open_paths: list[str] | None = None) -> dict[str, Any]:
     app = app_config_schema()
     defs = app.pop("$defs", {})
     app["description"] = next(p.description for p in params if p.modifier == "config")
@@ -177,6 +212,11 @@ def build_schema(values: dict[str, Any], params: list[Param]) -> dict[str, Any]:
             props = node.setdefault("properties", {})
             node = props.setdefault(part, {"type": "object", "additionalProperties": False, "properties": {}})
         node.setdefault("properties", {})[parts[-1]] = leaf_schema(param, lookup(values, param.path))
+    for path in open_paths or []:
+        node = root
+        for part in path.split("."):
+            node = node["properties"][part]
+        node["additionalProperties"] = True
     return root
 
 
@@ -213,7 +253,7 @@ def generate() -> tuple[str, str]:
             problems.append(f"{param.path}: documented by '## @param' but not in values.yaml")
     if problems:
         raise SystemExit("values.yaml:\n  " + "\n  ".join(problems))
-    schema = json.dumps(build_schema(values, params), indent=2) + "\n"
+    schema = json.dumps(build_schema(values, params, read_open(text)), indent=2) + "\n"
     readme = README.read_text(encoding="utf-8")
     if TABLE_START not in readme or TABLE_END not in readme:
         raise SystemExit(f"{README}: the markers {TABLE_START} / {TABLE_END} are missing")

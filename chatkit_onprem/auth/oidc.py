@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from chatkit_onprem.auth.identity import claim, valid_identity
 from chatkit_onprem.auth.roles import map_roles
 from chatkit_onprem.config import OidcSettings
 from chatkit_onprem.logging import get_logger
+from chatkit_onprem.trust import client_ssl_context
 
 log = get_logger(__name__)
 _ALGORITHMS = get_default_algorithms()
@@ -119,9 +119,8 @@ class KeySet:
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
-            verify: ssl.SSLContext | bool = True
-            if self.settings.jwks_ca_file is not None:
-                verify = ssl.create_default_context(cafile=str(self.settings.jwks_ca_file))
+            # The one trust rule (system store + SSL_CERT_FILE + jwks_ca_file), never certifi.
+            verify = client_ssl_context(self.settings.jwks_ca_file)
             # trust_env=False: no proxy variables, no .netrc; we fetch exactly the configured URL.
             self._client = httpx.AsyncClient(
                 timeout=self.settings.jwks_timeout_seconds,

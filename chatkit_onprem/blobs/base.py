@@ -14,7 +14,15 @@ class BlobNotFoundError(LookupError):
 
 
 class BlobUnavailableError(RuntimeError):
-    """The object store cannot be reached or refuses service; uploads answer 503."""
+    """The object store cannot be reached or refuses service; uploads answer 503.
+
+    ``str(exc)`` is the operator's detail (the cause, never credentials); ``reason``
+    is a fixed phrase anyone may see (``/readyz`` without an admin credential).
+    """
+
+    def __init__(self, message: str, *, reason: str = "object store unavailable") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class BlobTooLargeError(ValueError):

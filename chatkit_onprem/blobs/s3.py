@@ -7,12 +7,12 @@ known length, so a client that disconnects midway leaves nothing in the bucket.
 
 from __future__ import annotations
 
+import ssl
 import tempfile
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from typing import Any, TypeVar
 
 import anyio
-import certifi
 import urllib3
 from minio import Minio
 from minio.error import MinioException, S3Error
@@ -20,6 +20,7 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 
 from chatkit_onprem.blobs.base import BlobNotFoundError, BlobTooLargeError, BlobUnavailableError
 from chatkit_onprem.config import S3BlobSettings
+from chatkit_onprem.trust import client_ssl_context
 
 CHUNK = 256 * 1024
 SPOOL_IN_MEMORY = 1024 * 1024
@@ -31,13 +32,20 @@ _NO_VERSIONING = {"NotImplemented", "InvalidRequest", "InvalidArgument"}
 T = TypeVar("T")
 
 
-def _describe(exc: BaseException) -> str:
+def _unavailable(exc: BaseException) -> BlobUnavailableError:
     """Why, for readiness and 503 bodies: the cause (refused, TLS, timeout), never credentials."""
     if isinstance(exc, S3Error):
-        return f"object store refused the request: {exc.code} ({exc.message})"
-    reason = getattr(exc, "reason", None) or exc
-    detail = str(reason).split(": ", 1)[-1] if isinstance(reason, Exception) else str(reason)
-    return f"object store unreachable: {type(reason).__name__}: {detail}"[:240]
+        return BlobUnavailableError(
+            f"object store refused the request: {exc.code} ({exc.message})",
+            reason=f"object store refused the request ({exc.code})",
+        )
+    cause = getattr(exc, "reason", None) or exc
+    detail = str(cause).split(": ", 1)[-1] if isinstance(cause, Exception) else str(cause)
+    tls = isinstance(cause, ssl.SSLError) or "CERTIFICATE_VERIFY_FAILED" in detail
+    return BlobUnavailableError(
+        f"object store unreachable: {type(cause).__name__}: {detail}"[:240],
+        reason="object store TLS verification failed" if tls else "object store unreachable",
+    )
 
 
 class S3BlobBackend:
@@ -52,7 +60,8 @@ class S3BlobBackend:
             ),
             maxsize=16,
             cert_reqs="CERT_REQUIRED",
-            ca_certs=str(settings.ca_bundle) if settings.ca_bundle else certifi.where(),
+            # The one trust rule (system store + SSL_CERT_FILE + blobs.s3.ca_bundle), never certifi.
+            ssl_context=client_ssl_context(settings.ca_bundle) if settings.secure else None,
             retries=urllib3.Retry(
                 total=settings.retries,
                 backoff_factor=0.2,
@@ -81,9 +90,17 @@ class S3BlobBackend:
         except S3Error as exc:
             if exc.code in _MISSING:
                 raise BlobNotFoundError(exc.object_name or "") from None
-            raise BlobUnavailableError(_describe(exc)) from exc
+            raise _unavailable(exc) from exc
         except (MinioException, Urllib3Error, OSError) as exc:
-            raise BlobUnavailableError(_describe(exc)) from exc
+            raise _unavailable(exc) from exc
+        except Exception as exc:
+            # Whatever else the client raises on a strange answer (an HTML page from a load
+            # balancer makes its XML parser raise ParseError): the store is not usable, and
+            # the caller must see the one exception it handles, never a crash at start-up.
+            raise BlobUnavailableError(
+                f"object store answered something that is not S3: {type(exc).__name__}",
+                reason="object store answer not understood",
+            ) from exc
 
     # --- lifecycle ------------------------------------------------------
     async def start(self) -> None:
@@ -92,7 +109,8 @@ class S3BlobBackend:
             return
         if not self.settings.create_bucket:
             raise BlobUnavailableError(
-                f"bucket {self.bucket!r} does not exist and blobs.s3.create_bucket is false"
+                f"bucket {self.bucket!r} does not exist and blobs.s3.create_bucket is false",
+                reason="bucket missing",
             )
         try:
             await self._call(self.client.make_bucket, self.bucket, self.settings.region)
@@ -101,8 +119,13 @@ class S3BlobBackend:
                 raise
 
     async def check(self) -> None:
-        if not await self._call(self.client.bucket_exists, self.bucket):
-            await self.start()  # creates it when allowed, else says why
+        try:
+            if not await self._call(self.client.bucket_exists, self.bucket):
+                await self.start()  # creates it when allowed, else says why
+        except BlobUnavailableError as exc:
+            # For the operator (readiness details for admins): where it was trying to go.
+            where = f"{'https' if self.settings.secure else 'http'}://{self.settings.endpoint}/{self.bucket}"
+            raise BlobUnavailableError(f"{exc} ({where})", reason=exc.reason) from exc
 
     # --- objects --------------------------------------------------------
     async def put(self, key: str, chunks: AsyncIterable[bytes], *, max_bytes: int) -> int:

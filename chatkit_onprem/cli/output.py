@@ -28,9 +28,17 @@ def emit(conn: Connection, data: Any, render: Callable[[Any], None] | None = Non
 
 
 def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """A table in a terminal; tab-separated lines when piped (nothing truncated, easy to cut)."""
+    if not out.is_terminal:
+        if title:
+            typer.echo(f"# {title}")
+        typer.echo("\t".join(columns))
+        for row in rows:
+            typer.echo("\t".join("" if v is None else str(v) for v in row))
+        return
     grid = Table(title=title, title_justify="left", show_lines=False)
     for column in columns:
-        grid.add_column(column)
+        grid.add_column(column, overflow="fold")
     for row in rows:
         grid.add_row(*["" if v is None else str(v) for v in row])
     out.print(grid)

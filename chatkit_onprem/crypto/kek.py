@@ -357,6 +357,8 @@ def load_kek(settings: Any) -> KekProvider:
     config import); production refuses to start without a configured source
     (``Settings.production_problems``).
     """
+    from chatkit_onprem.trust import client_ssl_context
+
     kek = settings.crypto.kek
     if kek.provider == "vault":
         vault = kek.vault
@@ -366,9 +368,7 @@ def load_kek(settings: Any) -> KekProvider:
             key_name=vault.key_name,
             token=vault.token.get_secret_value() if vault.token else None,
             namespace=vault.namespace,
-            ssl_context=ssl.create_default_context(
-                cafile=str(settings.resolve(vault.ca_bundle)) if vault.ca_bundle else None
-            ),
+            ssl_context=client_ssl_context(settings.resolve(vault.ca_bundle) if vault.ca_bundle else None),
             timeout=vault.timeout_seconds,
         )
     if kek.keyring is not None:

@@ -7,8 +7,9 @@ Facts that shape this module (ARCHITECTURE §4):
 * an explicit ``proxy=`` on the *client* also proxies loopback and ignores
   ``NO_PROXY``. Each upstream therefore gets its own transport (direct or
   through its own proxy) mounted for every URL, with ``trust_env=False`` so no
-  ``HTTP(S)_PROXY`` / ``SSL_CERT_FILE`` variable changes where calls go:
-  the config file alone decides (one upstream direct, another proxied);
+  ``HTTP(S)_PROXY`` variable changes where calls go: the config file alone
+  decides (one upstream direct, another proxied); trust (CAs) follows the one
+  rule of ``chatkit_onprem.trust``, like every other client;
 * retries on connection errors, 408, 429 and 5xx, honouring ``Retry-After``,
   are the openai client's own (exponential backoff 0.5 s → 8 s with jitter).
 """
@@ -23,20 +24,17 @@ from openai import AsyncOpenAI
 
 from chatkit_onprem.config import UpstreamSettings
 from chatkit_onprem.llm.network import use_asyncio_backend
+from chatkit_onprem.trust import client_ssl_context
 
 #: The openai client refuses to start without a key; upstreams that need none get this.
 NO_KEY = "not-needed"
 
 
 def ssl_context(settings: UpstreamSettings) -> ssl.SSLContext:
-    """System trust store, or the configured CA bundle; plus the client certificate for mTLS."""
-    cafile = str(settings.ca_bundle) if settings.ca_bundle else None
-    context = ssl.create_default_context(cafile=cafile)
-    if settings.client_cert is not None:
-        context.load_cert_chain(
-            str(settings.client_cert), str(settings.client_key) if settings.client_key else None
-        )
-    return context
+    """The one trust rule (``chatkit_onprem.trust``) plus this upstream's CA bundle and mTLS certificate."""
+    return client_ssl_context(
+        settings.ca_bundle, client_cert=settings.client_cert, client_key=settings.client_key
+    )
 
 
 def http_client(settings: UpstreamSettings) -> httpx2.AsyncClient:

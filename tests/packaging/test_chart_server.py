@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import yaml
 
-from tests.packaging.chart import one, render, secret_data, server_container
+from tests.packaging.chart import config_map, render, secret_data, server_container
 from tests.support.server import ServerProcess
 
 
@@ -26,7 +26,7 @@ def test_default_chart_config_serves_in_production(tmp_path: Path) -> None:
     )
     for key, value in secret_data(docs).items():
         (mount / key).write_text(value)
-    config = yaml.safe_load(one(docs, "ConfigMap")["data"]["config.yaml"])
+    config = yaml.safe_load(config_map(docs)["data"]["config.yaml"])
     assert config["mode"] == "production"
     env = {
         e["name"]: e["value"] for e in server_container(docs)["env"] if e["name"] != "CHATKIT_ONPREM_CONFIG"

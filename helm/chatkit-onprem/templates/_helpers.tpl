@@ -39,7 +39,6 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- $repo := .Values.image.repository -}}
 {{- if $registry }}{{ $repo = printf "%s/%s" $registry .Values.image.repository }}{{ end -}}
 {{- if .Values.image.digest -}}
-{{- if not (hasPrefix "sha256:" .Values.image.digest) }}{{ fail "image.digest must look like sha256:<hex>" }}{{ end -}}
 {{- printf "%s@%s" $repo .Values.image.digest -}}
 {{- else -}}
 {{- printf "%s:%s" $repo (default .Chart.AppVersion .Values.image.tag) -}}
@@ -72,20 +71,71 @@ imagePullSecrets:
 {{- default (printf "%s-data" (include "chatkit-onprem.fullname" .)) .Values.persistence.existingClaim -}}
 {{- end -}}
 
-{{/* The public URL: config.server.public_url, else derived from the Ingress. */}}
+{{/* Render a value that may hold templates (string or structure), bitnami's common.tplvalues.render. */}}
+{{- define "chatkit-onprem.tplvalues" -}}
+{{- $value := typeIs "string" .value | ternary .value (.value | toYaml) -}}
+{{- if contains "{{" $value -}}
+{{- tpl $value .context -}}
+{{- else -}}
+{{- $value -}}
+{{- end -}}
+{{- end -}}
+
+{{/* duckdb or postgres: config.store.backend. */}}
+{{- define "chatkit-onprem.backend" -}}
+{{- $store := default dict (default dict .Values.config).store -}}
+{{- default "duckdb" $store.backend -}}
+{{- end -}}
+
+{{/* keyring or vault: config.crypto.kek.provider. */}}
+{{- define "chatkit-onprem.kekProvider" -}}
+{{- $crypto := default dict (default dict .Values.config).crypto -}}
+{{- default "keyring" (default dict $crypto.kek).provider -}}
+{{- end -}}
+
+{{/* The object kind of the server: a StatefulSet only for DuckDB with persistence.singleWriter StatefulSet. */}}
+{{- define "chatkit-onprem.workloadKind" -}}
+{{- if and (eq (include "chatkit-onprem.backend" .) "duckdb") .Values.persistence.enabled (eq .Values.persistence.singleWriter "StatefulSet") -}}
+StatefulSet
+{{- else -}}
+Deployment
+{{- end -}}
+{{- end -}}
+
+{{/* Whether the chart keeps /data on a PVC: DuckDB with persistence (PostgreSQL: nothing to keep). */}}
+{{- define "chatkit-onprem.usesClaim" -}}
+{{- if and (eq (include "chatkit-onprem.backend" .) "duckdb") .Values.persistence.enabled -}}true{{- end -}}
+{{- end -}}
+
+{{- define "chatkit-onprem.accessModes" -}}
+{{- if .Values.persistence.accessModes -}}
+{{- toYaml .Values.persistence.accessModes -}}
+{{- else if eq .Values.persistence.singleWriter "StatefulSet" -}}
+- ReadWriteOnce
+{{- else -}}
+- ReadWriteOncePod
+{{- end -}}
+{{- end -}}
+
+{{/* The public URL: config.server.public_url, else derived from the Ingress or the HTTPRoute. */}}
 {{- define "chatkit-onprem.publicUrl" -}}
 {{- $server := default dict .Values.config.server -}}
 {{- if $server.public_url -}}
 {{- $server.public_url -}}
 {{- else if .Values.ingress.enabled -}}
 {{- printf "%s://%s" (ternary "https" "http" .Values.ingress.tls) .Values.ingress.hostname -}}
+{{- else if and .Values.httpRoute.enabled .Values.httpRoute.hostnames -}}
+{{- printf "%s://%s" .Values.httpRoute.scheme (first .Values.httpRoute.hostnames) -}}
 {{- end -}}
+{{- end -}}
+
+{{- define "chatkit-onprem.databaseCaPath" -}}
+{{- printf "/etc/chatkit-onprem/database-ca/%s" .Values.database.caKey -}}
 {{- end -}}
 
 {{/*
 The application config file: values.config with the keys the chart owns forced
-(data_dir on the volume, listen address and port). Fails early, with the setting
-to change, where the app itself would refuse to start in production.
+(data_dir on the volume, listen address and port, the database from database.*).
 */}}
 {{- define "chatkit-onprem.config" -}}
 {{- $config := deepCopy (default dict .Values.config) -}}
@@ -96,12 +146,17 @@ to change, where the app itself would refuse to start in production.
 {{- if $url }}{{ $_ := set $server "public_url" $url }}{{ end -}}
 {{- $_ := set $config "server" $server -}}
 {{- $_ := set $config "data_dir" "/data" -}}
-{{- if eq (toString (default "development" $config.mode)) "production" -}}
-{{- $_ := required "config.server.public_url is required in production (the absolute URL users reach the service at), or enable ingress so the chart derives it from ingress.hostname" $url -}}
-{{- $auth := default dict $config.auth -}}
-{{- if or (not $auth.methods) (has "development" $auth.methods) -}}
-{{- fail "config.auth.methods: 'development' (X-Dev-User headers) is refused in production; use api_keys, oidc or trusted_headers (see the chart README), or set config.mode: development for a trial" -}}
+{{- if eq (include "chatkit-onprem.backend" .) "postgres" -}}
+{{- $store := deepCopy (default dict $config.store) -}}
+{{- $pg := deepCopy (default dict $store.postgres) -}}
+{{- $db := .Values.database -}}
+{{- if and (not $db.existingSecret) $db.host (not $pg.dsn) -}}
+{{- /* No password here: libpq takes it from PGPASSWORD (a Secret), so this file holds none. */}}
+{{- $_ := set $pg "dsn" (printf "postgresql://%s@%s:%v/%s?sslmode=%s" ($db.user | urlquery) $db.host $db.port ($db.name | urlquery) $db.sslmode) -}}
 {{- end -}}
+{{- if $db.caSecret }}{{ $_ := set $pg "ca_bundle" (include "chatkit-onprem.databaseCaPath" .) }}{{ end -}}
+{{- $_ := set $store "postgres" $pg -}}
+{{- $_ := set $config "store" $store -}}
 {{- end -}}
 {{- toYaml $config -}}
 {{- end -}}
@@ -109,4 +164,101 @@ to change, where the app itself would refuse to start in production.
 {{/* CHATKIT_ONPREM_<PATH>_FILE for a dotted config key: auth.admin_token -> CHATKIT_ONPREM_AUTH__ADMIN_TOKEN_FILE */}}
 {{- define "chatkit-onprem.fileEnvName" -}}
 {{- printf "CHATKIT_ONPREM_%s_FILE" (. | replace "." "__" | upper) -}}
+{{- end -}}
+
+{{/*
+Secret key -> config key, as JSON: the chart's own keys (wired whether the Secret is
+chart-made or yours) plus secrets.files.
+*/}}
+{{- define "chatkit-onprem.secretFiles" -}}
+{{- $files := dict "admin-token" "auth.admin_token" "metrics-token" "auth.metrics_token" "encryption-key" "blobs.encryption.key" "export-signing-key" "exports.signing_key" -}}
+{{- if eq (include "chatkit-onprem.kekProvider" .) "vault" -}}
+{{- $_ := set $files "vault-token" "crypto.kek.vault.token" -}}
+{{- else -}}
+{{- $_ := set $files "kek-keyring" "crypto.kek.keyring" -}}
+{{- end -}}
+{{- range $key, $configKey := .Values.secrets.files }}{{ $_ := set $files $key (toString (default "" $configKey)) }}{{ end -}}
+{{- toJson $files -}}
+{{- end -}}
+
+{{/* The Secret and key libpq's PGPASSWORD comes from, as "name/key" (empty: none). */}}
+{{- define "chatkit-onprem.databasePasswordRef" -}}
+{{- $db := .Values.database -}}
+{{- if and (eq (include "chatkit-onprem.backend" .) "postgres") (not $db.existingSecret) -}}
+{{- if $db.existingPasswordSecret -}}
+{{- printf "%s/%s" $db.existingPasswordSecret $db.existingPasswordSecretKey -}}
+{{- else if $db.password -}}
+{{- printf "%s/database-password" (include "chatkit-onprem.secretName" .) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Every problem in the values, reported together (bitnami's validateValues pattern):
+the first failing check no longer hides the others.
+*/}}
+{{- define "chatkit-onprem.validateValues" -}}
+{{- $messages := list -}}
+{{- $config := default dict .Values.config -}}
+{{- $backend := include "chatkit-onprem.backend" . -}}
+{{- if eq (toString (default "development" $config.mode)) "production" -}}
+{{- if not (include "chatkit-onprem.publicUrl" .) -}}
+{{- $messages = append $messages "config.server.public_url is required in production (the absolute URL users reach the service at), or enable ingress or httpRoute so the chart derives it" -}}
+{{- end -}}
+{{- $auth := default dict $config.auth -}}
+{{- if or (not $auth.methods) (has "development" $auth.methods) -}}
+{{- $messages = append $messages "config.auth.methods: 'development' (X-Dev-User headers) is refused in production; use api_keys, oidc or trusted_headers (see the chart README), or set config.mode: development for a trial" -}}
+{{- end -}}
+{{- end -}}
+{{- if and .Values.image.digest (not (regexMatch "^sha256:[0-9a-f]{64}$" .Values.image.digest)) -}}
+{{- $messages = append $messages "image.digest must look like sha256:<64 hex digits>" -}}
+{{- end -}}
+{{- range $name, $value := dict "secrets.adminToken" .Values.secrets.adminToken "secrets.metricsToken" .Values.secrets.metricsToken -}}
+{{- if and $value (lt (len $value) 24) -}}
+{{- $messages = append $messages (printf "%s must be at least 24 characters (or leave it empty to generate one)" $name) -}}
+{{- end -}}
+{{- end -}}
+{{- if and .Values.secrets.adminToken (eq .Values.secrets.adminToken .Values.secrets.metricsToken) -}}
+{{- $messages = append $messages "secrets.metricsToken must differ from secrets.adminToken (it is read-only)" -}}
+{{- end -}}
+{{- $server := default dict $config.server -}}
+{{- if eq $backend "duckdb" -}}
+{{- if gt (int .Values.replicaCount) 1 -}}
+{{- $messages = append $messages "replicaCount: one process owns the DuckDB file, so at most 1 replica; set config.store.backend: postgres for more" -}}
+{{- end -}}
+{{- if .Values.autoscaling.hpa.enabled -}}
+{{- $messages = append $messages "autoscaling.hpa.enabled: needs config.store.backend: postgres (DuckDB runs exactly one pod)" -}}
+{{- end -}}
+{{- if gt (int (default 1 $server.workers)) 1 -}}
+{{- $messages = append $messages "config.server.workers: must be 1 with DuckDB (one process owns the file); set config.store.backend: postgres for more" -}}
+{{- end -}}
+{{- else -}}
+{{- $db := .Values.database -}}
+{{- $pg := default dict (default dict $config.store).postgres -}}
+{{- if not (or $db.existingSecret $db.host $pg.dsn $pg.dsn_file) -}}
+{{- $messages = append $messages "database: with config.store.backend postgres set database.existingSecret (a Secret holding the DSN) or database.host (with database.existingPasswordSecret or database.password)" -}}
+{{- end -}}
+{{- if and $db.password .Values.secrets.existingSecret (not $db.existingSecret) (not $db.existingPasswordSecret) -}}
+{{- $messages = append $messages "database.password cannot go into secrets.existingSecret (a Secret you manage): use database.existingPasswordSecret" -}}
+{{- end -}}
+{{- $blobs := default dict $config.blobs -}}
+{{- if and (ne (toString (default "local" $blobs.backend)) "s3") (or (gt (int .Values.replicaCount) 1) .Values.autoscaling.hpa.enabled) -}}
+{{- $messages = append $messages "config.blobs.backend: with more than one replica uploads must go to an object store (s3); a local folder would exist in one pod only" -}}
+{{- end -}}
+{{- if and .Values.autoscaling.hpa.enabled (not (or .Values.autoscaling.hpa.targetCPU .Values.autoscaling.hpa.targetMemory)) -}}
+{{- $messages = append $messages "autoscaling.hpa: set targetCPU or targetMemory" -}}
+{{- end -}}
+{{- end -}}
+{{- if and (eq (include "chatkit-onprem.kekProvider" .) "vault") (not .Values.secrets.existingSecret) (not .Values.secrets.vaultToken) -}}
+{{- $messages = append $messages "secrets.vaultToken: config.crypto.kek.provider is vault; give the Vault/OpenBao token (or use secrets.existingSecret with a vault-token key)" -}}
+{{- end -}}
+{{- if and .Values.trust.caBundle.configMap .Values.trust.caBundle.secret -}}
+{{- $messages = append $messages "trust.caBundle: set configMap or secret, not both" -}}
+{{- end -}}
+{{- if and .Values.httpRoute.enabled (not .Values.httpRoute.parentRefs) -}}
+{{- $messages = append $messages "httpRoute.parentRefs: name the Gateway the route attaches to" -}}
+{{- end -}}
+{{- if $messages -}}
+{{- printf "\nVALUES VALIDATION (%d problems):\n  - %s" (len $messages) (join "\n  - " $messages) | fail -}}
+{{- end -}}
 {{- end -}}
