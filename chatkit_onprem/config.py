@@ -771,11 +771,19 @@ class Settings(BaseSettings):
                 "server.public_url: required in production (absolute upload/preview URLs "
                 "must not be derived from a client-supplied Host header)"
             )
-        if self.blobs.encryption.key is None:
+        kek = self.crypto.kek
+        if kek.provider == "keyring" and kek.keyring is None and kek.keyring_path is None:
             problems.append(
-                "blobs.encryption.key: required in production (set blobs.encryption.key_file or "
-                "CHATKIT_ONPREM_BLOBS__ENCRYPTION__KEY_FILE to a file with base64 of 32 random bytes); "
-                "a generated development key would sit next to the data it protects"
+                "crypto.kek: a key-encryption key source is required in production (crypto.kek.keyring_path "
+                "to a mounted keyring Secret, crypto.kek.keyring(_file), or provider 'vault'); a generated "
+                "development keyring would sit next to the data it protects"
+            )
+        if kek.provider == "vault" and not kek.vault.address.startswith("https://"):
+            problems.append("crypto.kek.vault.address: must be https in production")
+        if self.exports.signing_key is None:
+            problems.append(
+                "exports.signing_key: required in production (an Ed25519 private key PEM in a Secret, "
+                "via exports.signing_key_file); a generated one would sit next to the data"
             )
         if self.blobs.backend == "s3" and not self.blobs.s3.secure:
             problems.append("blobs.s3.secure: must be true in production (credentials and data in clear)")

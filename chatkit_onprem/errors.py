@@ -15,6 +15,7 @@ from chatkit.errors import CustomStreamError
 from chatkit.store import NotFoundError
 from pydantic import ValidationError
 
+from chatkit_onprem.crypto.envelope import IntegrityFailure, MissingKeyError
 from chatkit_onprem.store.database import DatabaseClosedError
 
 
@@ -80,6 +81,11 @@ def classify(exc: BaseException, request_id: str = "") -> ClientError:
         return ClientError(400, "invalid_params", f"invalid base64 data: {exc}")
     if isinstance(exc, CustomStreamError):
         return ClientError(400, "rejected", exc.message, allow_retry=exc.allow_retry)
+    if isinstance(exc, IntegrityFailure):
+        # Stored data that does not authenticate: never shown, never a plain internal error.
+        return ClientError(502, "integrity_check_failed", str(exc))
+    if isinstance(exc, MissingKeyError):
+        return ClientError(503, "key_unavailable", str(exc), allow_retry=True)
     if isinstance(exc, DatabaseClosedError):
         return ClientError(503, "shutting_down", "the server is shutting down; retry shortly", True)
     if isinstance(exc, ValueError):

@@ -45,7 +45,14 @@ def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any
 
 
 def pairs(title: str | None, data: dict[str, Any]) -> None:
-    table(title, ("", ""), [(k, json.dumps(v) if isinstance(v, dict | list) else v) for k, v in data.items()])
+    rows = [(k, json.dumps(v) if isinstance(v, dict | list) else v) for k, v in data.items()]
+    if not out.is_terminal:
+        if title:
+            typer.echo(f"# {title}")
+        for key, value in rows:
+            typer.echo(f"{key}\t{'' if value is None else value}")
+        return
+    table(title, ("", ""), rows)
 
 
 def job_line(job: dict[str, Any]) -> str:

@@ -89,18 +89,22 @@ def test_unknown_key_id_and_old_keys() -> None:
     assert decrypt_bytes(StaticKeyProvider(raw, "named-later"), BOUND, unnamed) == b"before"
 
 
-def test_production_requires_an_encryption_key_and_tls() -> None:
+def test_production_requires_a_kek_source_a_signing_key_and_tls() -> None:
     base = {"mode": "production", "blobs": {"backend": "s3", "s3": {"endpoint": "http://s3.internal:9000"}}}
     problems = "\n".join(Settings(**base).production_problems())
-    assert "blobs.encryption.key" in problems and "blobs.s3.secure" in problems
-    key = base64.b64encode(os.urandom(32)).decode()
+    assert "crypto.kek" in problems and "exports.signing_key" in problems and "blobs.s3.secure" in problems
+    keyring = '{"primary": "v1", "keys": {"v1": "' + base64.b64encode(os.urandom(32)).decode() + '"}}'
     good = Settings(
         **{
             **base,
-            "blobs": {"backend": "s3", "s3": {"endpoint": "https://s3.internal"}, "encryption": {"key": key}},
+            "blobs": {"backend": "s3", "s3": {"endpoint": "https://s3.internal"}},
+            "crypto": {"kek": {"keyring": keyring}},
+            "exports": {"signing_key": base64.b64encode(os.urandom(32)).decode()},
         }
     )
-    assert not [p for p in good.production_problems() if p.startswith("blobs.")]
+    assert not [p for p in good.production_problems() if p.startswith(("blobs.", "crypto.", "exports."))]
+    vault = Settings(mode="production", crypto={"kek": {"provider": "vault", "vault": {"address": "http://v:8200"}}})
+    assert any(p.startswith("crypto.kek.vault.address") for p in vault.production_problems())
     with pytest.raises(ValueError, match="endpoint is required"):
         Settings(blobs={"backend": "s3"})
 
