@@ -10,7 +10,8 @@ that each commit their progress and resume point:
   nothing uses the older keys any more, drop them from the keysets (their key material
   is gone: a backup's copy of content under them is unreadable).
 * ``keys.encrypt_plaintext``: rows and objects written before this release (plain JSON,
-  objects under the single static key) are encrypted under their owners' data keys.
+  objects under the single static key) are encrypted under their owners' data keys, then
+  the database file is rewritten so the old plaintext leaves no bytes in free pages.
   Queued automatically at start-up while any exist.
 
 Re-encrypted rows are written back with a guard on the payload read, so a request that
@@ -157,7 +158,13 @@ class KeyJobs:
         if state["phase"] == "rows":
             state = await self._reencrypt_rows(ctx, state, plaintext=True)
         if state["phase"] == "blobs":
-            state = await self._reencrypt_blobs(ctx, state, legacy=True, then="done")
+            state = await self._reencrypt_blobs(ctx, state, legacy=True, then="compact")
+        if state["phase"] == "compact":
+            # The plaintext the rows held is still in the file's free pages: rewrite the file.
+            result = dict(state.get("result", {}))
+            result["compacted_bytes_saved"] = await self.db.compact()
+            state = {"phase": "done", "result": result}
+            await ctx.report(cursor=state)
         return dict(state.get("result", {}))
 
     async def _count_stale(self, *, plaintext: bool) -> int:

@@ -1,0 +1,107 @@
+"""Helpers for key and residency tests: the admin CLI as a subprocess, jobs, raw bytes on disk."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import httpx
+
+from tests.support.server import ROOT, ServerProcess
+
+ADMIN_TOKEN = "residency-admin-token-0123456789"
+
+
+def admin_config(**extra: Any) -> dict[str, Any]:
+    return {"auth": {"admin_token": ADMIN_TOKEN}, **extra}
+
+
+def cli(server: ServerProcess | str, *args: str, check: bool = False, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``chatkit-onprem admin --url <server> --token-file <file> <args>`` in a fresh process."""
+    url = server if isinstance(server, str) else server.url
+    workdir = Path(server.workdir) if not isinstance(server, str) else Path.cwd()
+    token_file = workdir / "admin-token"
+    token_file.write_text(ADMIN_TOKEN + "\n")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CHATKIT_ONPREM_")}
+    clean["PYTHONPATH"] = str(ROOT)
+    clean.update(env or {})
+    result = subprocess.run(
+        [sys.executable, "-m", "chatkit_onprem", "admin", "--url", url, "--token-file", str(token_file), *args],
+        capture_output=True,
+        text=True,
+        env=clean,
+        timeout=300,
+        cwd=workdir,
+    )
+    if check:
+        assert result.returncode == 0, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+def cli_json(server: ServerProcess, *args: str) -> Any:
+    result = cli(server, "--json", *args, check=True)
+    return json.loads(result.stdout)
+
+
+def admin_http(server: ServerProcess) -> httpx.Client:
+    return httpx.Client(
+        base_url=f"{server.url}/admin/v1", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=60
+    )
+
+
+def wait_job(server: ServerProcess, job_id: str, timeout: float = 120) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    with admin_http(server) as http:
+        while True:
+            job = http.get(f"/jobs/{job_id}").json()
+            if job["state"] in ("done", "failed", "cancelled"):
+                return dict(job)
+            if time.monotonic() > deadline:
+                raise AssertionError(f"job {job_id} did not finish: {job}")
+            time.sleep(0.2)
+
+
+def wait_jobs_idle(server: ServerProcess, timeout: float = 120) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + timeout
+    with admin_http(server) as http:
+        while True:
+            jobs = http.get("/jobs", params={"limit": 100}).json()["data"]
+            if all(j["state"] in ("done", "failed", "cancelled") for j in jobs):
+                return list(jobs)
+            if time.monotonic() > deadline:
+                raise AssertionError(f"jobs still running: {jobs}")
+            time.sleep(0.2)
+
+
+def data_dir(server: ServerProcess) -> Path:
+    return Path(server.config["data_dir"])
+
+
+def raw_bytes(folder: Path) -> bytes:
+    """Every byte of every file under ``folder`` (the database file, its WAL, blobs...)."""
+    return b"".join(p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file())
+
+
+def query(server: ServerProcess, sql: str, args: list[Any] | None = None) -> list[tuple[Any, ...]]:
+    """Read the stopped server's database directly (the file is free while it is down)."""
+    con = duckdb.connect(str(data_dir(server) / "chatkit.duckdb"))
+    try:
+        return con.execute(sql, args or []).fetchall()
+    finally:
+        con.close()
+
+
+def execute(server: ServerProcess, sql: str, args: list[Any] | None = None) -> None:
+    con = duckdb.connect(str(data_dir(server) / "chatkit.duckdb"))
+    try:
+        con.execute(sql, args or [])
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()

@@ -1,0 +1,173 @@
+"""KEK and DEK rotation while the server serves: nothing lost, nothing failed, and a killed job resumes."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from chatkit.types import AssistantMessageContent, AssistantMessageItem, ThreadMetadata
+
+from chatkit_onprem.config import load_settings
+from chatkit_onprem.context import RequestContext
+from chatkit_onprem.services import Services
+from tests.residency.support import admin_config, admin_http, cli, cli_json, wait_job
+from tests.support.client import ChatKitClient, errors
+
+
+class Load:
+    """Conversations in a background thread; remembers every acknowledged user message."""
+
+    def __init__(self, url: str, users: list[str]) -> None:
+        self.clients = [ChatKitClient(url, user=u) for u in users]
+        self.acknowledged: dict[str, tuple[ChatKitClient, str]] = {}  # message id -> (client, thread)
+        self.failures: list[str] = []
+        self.turns = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Load:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(60)
+
+    def _run(self) -> None:
+        n = 0
+        while not self._stop.is_set():
+            client = self.clients[n % len(self.clients)]
+            n += 1
+            try:
+                events = client.stream("threads.create", {"input": _text(f"rotation turn {n}")})
+                thread_id = next(e for e in events if e.type == "thread.created").thread.id
+                self._note(client, thread_id, events)
+                for m in range(2):
+                    self._note(client, thread_id, client.send(thread_id, f"follow-up {n}.{m}"))
+            except Exception as exc:  # noqa: BLE001 - every failure is a finding
+                self.failures.append(repr(exc))
+
+    def _note(self, client: ChatKitClient, thread_id: str, events: list[object]) -> None:
+        self.turns += 1
+        if errors(events):
+            self.failures.append(str(errors(events)))
+        for event in events:
+            item = getattr(event, "item", None)
+            if getattr(event, "type", "") == "thread.item.done" and getattr(item, "type", "") == "user_message":
+                self.acknowledged[item.id] = (client, thread_id)  # type: ignore[union-attr]
+
+
+def _text(text: str) -> dict[str, object]:
+    return {"content": [{"type": "input_text", "text": text}], "attachments": [], "inference_options": {}}
+
+
+def test_kek_and_dek_rotation_under_load_lose_nothing(make_server) -> None:
+    server = make_server(admin_config(crypto={"rotation_batch_rows": 50}))
+    with Load(server.url, ["alice", "bob", "carol"]) as load:
+        while load.turns < 30:
+            time.sleep(0.1)
+        kek = cli(server, "keys", "rotate-kek", "--confirm", check=True)
+        assert "created KEK version v2" in kek.stdout
+        dek = cli_json(server, "keys", "rotate-dek", "--confirm")
+        assert dek["state"] == "done" and dek["result"]["keys_rotated"] >= 3, dek
+        turns_during = load.turns
+        time.sleep(1.0)  # keep writing under the new keys for a moment
+    assert load.failures == [], load.failures[:5]
+    assert load.turns > turns_during >= 30
+
+    # Every acknowledged message is still there and readable.
+    by_thread: dict[tuple[int, str], set[str]] = {}
+    for message_id, (client, thread_id) in load.acknowledged.items():
+        by_thread.setdefault((id(client), thread_id), set()).add(message_id)
+    clients = {id(c): c for c in load.clients}
+    for (client_id, thread_id), wanted in by_thread.items():
+        items = clients[client_id].call("items.list", {"thread_id": thread_id, "limit": 100})["data"]
+        assert wanted <= {i["id"] for i in items}, thread_id
+
+    status = cli_json(server, "keys", "status")
+    versions = {v["version"]: v for v in status["kek"]["versions"]}
+    assert status["kek"]["primary"] == "v2" and versions["v1"]["data_keys"] == 0
+    for table, states in status["rows"].items():
+        # Rows written after the rotation started are already current; nothing is left behind.
+        assert set(states) == {"current"}, (table, states)
+
+    # v1 wraps nothing any more: it may be retired (and the development keyring drops it).
+    assert cli_json(server, "keys", "retire-kek", "v1", "--confirm")["removed"] is True
+    retire_primary = cli(server, "keys", "retire-kek", "v2")
+    assert retire_primary.returncode == 2 and "primary" in retire_primary.stderr
+
+
+@pytest.fixture
+def big_store(make_server) -> Iterator[tuple[object, dict[str, int]]]:
+    """A stopped server whose database holds 4,000 items written through the real store."""
+    server = make_server(admin_config(crypto={"rotation_batch_rows": 40}), start=False)
+    settings = load_settings(server.config_path, check_production=False)
+    services = Services.build(settings)
+    counts: dict[str, int] = {}
+
+    async def fill() -> None:
+        for u in range(4):
+            context = RequestContext(tenant="acme", user=f"user{u}")
+            for t in range(5):
+                thread_id = f"thr_big{u}{t}"
+                await services.store.save_thread(
+                    ThreadMetadata(id=thread_id, created_at=datetime.now(UTC), title=f"t{u}{t}"), context
+                )
+                items = [
+                    AssistantMessageItem(
+                        id=f"msg_{u}_{t}_{n}",
+                        thread_id=thread_id,
+                        created_at=datetime.now(UTC),
+                        content=[AssistantMessageContent(text=f"item {n} " * 20)],
+                    )
+                    for n in range(200)
+                ]
+                await services.store.save_items(thread_id, items, context)
+                counts[thread_id] = len(items)
+
+    try:
+        asyncio.run(fill())
+    finally:
+        services.db.close()
+    yield server, counts
+
+
+def test_a_dek_rotation_killed_with_sigkill_resumes_and_finishes(big_store) -> None:
+    server, counts = big_store
+    server.start()
+    with admin_http(server) as http:
+        job = http.post("/keys/rotate-dek", json={"confirm": True}).json()["job"]
+        deadline = time.monotonic() + 60
+        while True:
+            seen = http.get(f"/jobs/{job['id']}").json()
+            if seen["state"] == "running" and seen["done"] >= 300:
+                break
+            assert seen["state"] != "done", "the job finished before it could be killed; make it bigger"
+            assert time.monotonic() < deadline, seen
+            time.sleep(0.02)
+    server.kill()  # SIGKILL, mid-job
+    server.start()
+    finished = wait_job(server, job["id"])
+    assert finished["state"] == "done", finished
+    resumed = [r for r in server.log_records() if r.get("event") == "job started" and r.get("job_id") == job["id"]]
+    assert [r["resumed"] for r in resumed][-1] is True, "the second process resumed from the saved cursor"
+    assert finished["done"] >= finished["total"] - 1 and finished["result"]["items_reencrypted"] > 0
+    status = cli_json(server, "keys", "status")
+    assert set(status["rows"]["items"]) == {"current"}, status["rows"]
+    for thread_id, expected in counts.items():
+        user = f"user{thread_id[7]}"
+        client = ChatKitClient(server.url, user=user)
+        seen_items: list[str] = []
+        after = None
+        while True:
+            params = {"thread_id": thread_id, "limit": 100, **({"after": after} if after else {})}
+            page = client.call("items.list", params)
+            seen_items += [i["id"] for i in page["data"]]
+            if not page["has_more"]:
+                break
+            after = page["after"]
+        assert len(seen_items) == expected, thread_id
