@@ -47,8 +47,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         src, data = Path(tmp) / "src", Path(tmp) / "data"
         src.mkdir()
-        archive = subprocess.run(["git", "archive", args.commit], cwd=ROOT, capture_output=True, check=True).stdout
-        tarfile.open(fileobj=io.BytesIO(archive)).extractall(src, filter="data")
+        archive = subprocess.run(
+            ["git", "archive", args.commit], cwd=ROOT, capture_output=True, check=True
+        ).stdout
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tree:
+            tree.extractall(src, filter="data")
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("CHATKIT_ONPREM_")}
         env.update(
@@ -126,7 +129,9 @@ def write_data(url: str) -> dict[str, object]:
             }
             httpx.post(f"{url}/chatkit", headers=headers, json=followup, timeout=30)
             items = httpx.post(
-                f"{url}/chatkit", headers=headers, json={"type": "items.list", "params": {"thread_id": thread_id, "limit": 100}}
+                f"{url}/chatkit",
+                headers=headers,
+                json={"type": "items.list", "params": {"thread_id": thread_id, "limit": 100}},
             ).json()["data"]
             written["threads"][thread_id] = {"user": user, "items": [i["id"] for i in items]}  # type: ignore[index]
     return written

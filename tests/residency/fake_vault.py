@@ -18,7 +18,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 
 class FakeVault:
-    def __init__(self, token: str = "vault-test-token", mount: str = "transit", key: str = "chatkit-onprem") -> None:
+    def __init__(
+        self, token: str = "vault-test-token", mount: str = "transit", key: str = "chatkit-onprem"
+    ) -> None:
         self.token = token
         self.prefix = f"/v1/{mount}"
         self.key = key
@@ -38,7 +40,7 @@ class FakeVault:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 if self.headers.get("X-Vault-Token") != vault.token:
                     return self._answer(403, {"errors": ["permission denied"]})
                 if self.path == f"{vault.prefix}/keys/{vault.key}":
@@ -47,7 +49,7 @@ class FakeVault:
                     )
                 return self._answer(404, {"errors": []})
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 if self.headers.get("X-Vault-Token") != vault.token:
                     return self._answer(403, {"errors": ["permission denied"]})
                 length = int(self.headers.get("Content-Length") or 0)

@@ -22,7 +22,9 @@ def admin_config(**extra: Any) -> dict[str, Any]:
     return {"auth": {"admin_token": ADMIN_TOKEN}, **extra}
 
 
-def cli(server: ServerProcess | str, *args: str, check: bool = False, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def cli(
+    server: ServerProcess | str, *args: str, check: bool = False, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """``chatkit-onprem admin --url <server> --token-file <file> <args>`` in a fresh process."""
     url = server if isinstance(server, str) else server.url
     workdir = Path(server.workdir) if not isinstance(server, str) else Path.cwd()
@@ -32,7 +34,17 @@ def cli(server: ServerProcess | str, *args: str, check: bool = False, env: dict[
     clean["PYTHONPATH"] = str(ROOT)
     clean.update(env or {})
     result = subprocess.run(
-        [sys.executable, "-m", "chatkit_onprem", "admin", "--url", url, "--token-file", str(token_file), *args],
+        [
+            sys.executable,
+            "-m",
+            "chatkit_onprem",
+            "admin",
+            "--url",
+            url,
+            "--token-file",
+            str(token_file),
+            *args,
+        ],
         capture_output=True,
         text=True,
         env=clean,

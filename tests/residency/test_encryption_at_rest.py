@@ -46,7 +46,9 @@ def test_no_plaintext_in_the_data_directory_or_any_object_version(make_server, m
     # Writes: messages, a text file and an image, a widget answer, feedback.
     upload = upload_direct(alice, "notes.txt", f"{MARKERS[0]}\n".encode() * 50, "text/plain").json()
     image = upload_direct(alice, "pic.png", png_bytes(), "image/png").json()
-    events = alice.stream("threads.create", {"input": text_input(f"{MARKERS[1]} show me a widget", [upload["id"], image["id"]])})
+    events = alice.stream(
+        "threads.create", {"input": text_input(f"{MARKERS[1]} show me a widget", [upload["id"], image["id"]])}
+    )
     thread_id = next(e for e in events if e.type == "thread.created").thread.id
     alice.send(thread_id, f"{MARKERS[2]} and more")
     # Updates: a title set by the user; deletes: a second thread with its own marker.
@@ -90,7 +92,11 @@ def test_tampered_moved_and_unkeyed_ciphertext_fails_closed(make_server) -> None
     )
     flipped = bytearray(payload)
     flipped[-3] ^= 0x01
-    execute(server, "UPDATE items SET payload = ? WHERE thread_id = ? AND id = ?", [bytes(flipped), a_thread, item_id])
+    execute(
+        server,
+        "UPDATE items SET payload = ? WHERE thread_id = ? AND id = ?",
+        [bytes(flipped), a_thread, item_id],
+    )
     # Alice's second item's ciphertext copied onto bob's first item (same key month).
     [(_, alice_payload)] = query(
         server, "SELECT id, payload FROM items WHERE thread_id = ? ORDER BY seq DESC LIMIT 1", [a_thread]
@@ -116,14 +122,18 @@ def test_tampered_moved_and_unkeyed_ciphertext_fails_closed(make_server) -> None
     # A wrong KEK (another keyring) cannot unwrap anything: the server refuses to start and says why.
     keyring = data_dir(server) / "keys" / "kek-keyring.json"
     original = keyring.read_text()
-    keyring.write_text(json.dumps({"primary": "v1", "keys": {"v1": base64.b64encode(os.urandom(32)).decode()}}))
+    keyring.write_text(
+        json.dumps({"primary": "v1", "keys": {"v1": base64.b64encode(os.urandom(32)).decode()}})
+    )
     try:
         server.start(timeout=20)
         raise AssertionError("the server started with a wrong KEK")
     except RuntimeError as exc:
         assert "cannot be unwrapped with KEK 'v1'" in str(exc)
     # The right keyring without the version the data keys are wrapped by: refused, naming it.
-    keyring.write_text(json.dumps({"primary": "v9", "keys": {"v9": base64.b64encode(os.urandom(32)).decode()}}))
+    keyring.write_text(
+        json.dumps({"primary": "v9", "keys": {"v9": base64.b64encode(os.urandom(32)).decode()}})
+    )
     try:
         server.start(timeout=20)
         raise AssertionError("the server started without the KEK version its keys need")

@@ -62,7 +62,19 @@ def test_a_hold_blocks_destroying_keys(make_server) -> None:
     server = make_server(admin_config())
     alice = ChatKitClient(server.url, user="alice")
     alice.create_thread("held words")
-    held = cli_json(server, "holds", "create", "--tenant", "acme", "--user", "alice", "--case", "LIT-7", "--reason", "court order")
+    held = cli_json(
+        server,
+        "holds",
+        "create",
+        "--tenant",
+        "acme",
+        "--user",
+        "alice",
+        "--case",
+        "LIT-7",
+        "--reason",
+        "court order",
+    )
     refused = cli(server, "keys", "destroy", "--tenant", "acme", "--user", "alice", "--confirm")
     assert refused.returncode == 2 and held["id"] in refused.stderr and "LIT-7" in refused.stderr
     assert len(alice.call("threads.list", {})["data"]) == 1

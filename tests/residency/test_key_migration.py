@@ -23,7 +23,9 @@ def test_a_wave1_data_directory_is_encrypted_in_place_with_nothing_lost(make_ser
     written = json.loads((folder / "written.json").read_text())
     markers = written["markers"]
     before = raw_bytes(folder)
-    assert markers["alice"].encode() in before and markers["bob"].encode() in before, "the fixture is plaintext"
+    assert markers["alice"].encode() in before and markers["bob"].encode() in before, (
+        "the fixture is plaintext"
+    )
     [(version,)] = query(server, "SELECT max(version) FROM schema_migrations")
     assert version == 4
 
@@ -49,7 +51,9 @@ def test_a_wave1_data_directory_is_encrypted_in_place_with_nothing_lost(make_ser
     for table in ("threads", "items", "attachments"):
         assert query(server, f"SELECT count(*) FROM {table} WHERE key_id IS NULL") == [(0,)], table
     assert query(server, "SELECT count(*) FROM blob_objects WHERE key_id NOT LIKE 'dek:%'") == [(0,)]
-    after = b"".join(p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file() and p.name != "written.json")
+    after = b"".join(
+        p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file() and p.name != "written.json"
+    )
     for marker in markers.values():
         assert marker.encode() not in after, marker
     for blob in Path(folder, "blobs").rglob("atc_*"):

@@ -48,7 +48,7 @@ class Load:
                 self._note(client, thread_id, events)
                 for m in range(2):
                     self._note(client, thread_id, client.send(thread_id, f"follow-up {n}.{m}"))
-            except Exception as exc:  # noqa: BLE001 - every failure is a finding
+            except Exception as exc:
                 self.failures.append(repr(exc))
 
     def _note(self, client: ChatKitClient, thread_id: str, events: list[object]) -> None:
@@ -57,7 +57,10 @@ class Load:
             self.failures.append(str(errors(events)))
         for event in events:
             item = getattr(event, "item", None)
-            if getattr(event, "type", "") == "thread.item.done" and getattr(item, "type", "") == "user_message":
+            if (
+                getattr(event, "type", "") == "thread.item.done"
+                and getattr(item, "type", "") == "user_message"
+            ):
                 self.acknowledged[item.id] = (client, thread_id)  # type: ignore[union-attr]
 
 
@@ -153,7 +156,9 @@ def test_a_dek_rotation_killed_with_sigkill_resumes_and_finishes(big_store) -> N
     server.start()
     finished = wait_job(server, job["id"])
     assert finished["state"] == "done", finished
-    resumed = [r for r in server.log_records() if r.get("event") == "job started" and r.get("job_id") == job["id"]]
+    resumed = [
+        r for r in server.log_records() if r.get("event") == "job started" and r.get("job_id") == job["id"]
+    ]
     assert [r["resumed"] for r in resumed][-1] is True, "the second process resumed from the saved cursor"
     assert finished["done"] >= finished["total"] - 1 and finished["result"]["items_reencrypted"] > 0
     status = cli_json(server, "keys", "status")
