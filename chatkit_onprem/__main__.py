@@ -1,3 +1,3 @@
-from chatkit_onprem.cli.main import app
+from chatkit_onprem.cli.main import main
 
-app()
+main()

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 import yaml
 from rich.console import Console
+from typer.exceptions import TyperException
 
 from chatkit_onprem import __version__
 from chatkit_onprem.cli import export as _export  # noqa: F401 - registers 'admin export'
@@ -24,8 +25,6 @@ from chatkit_onprem.config import (
     redacted_dump,
 )
 
-# Usage errors exit 1 (documented exit codes: 2 means "refused by the server").
-click.exceptions.UsageError.exit_code = 1
 app = typer.Typer(
     help="Self-hosted, air-gapped ChatKit backend.",
     no_args_is_help=True,
@@ -132,3 +131,24 @@ def config_schema() -> None:
 def version() -> None:
     """Print the version."""
     typer.echo(__version__)
+
+
+def main() -> None:
+    """The ``chatkit-onprem`` entry point.
+
+    Usage errors (an unknown option or command) exit 1, not click's 2: the admin CLI's
+    documented exit codes reserve 2 for "refused by the server".
+    """
+    try:
+        code = app(standalone_mode=False)
+    except typer.Abort:
+        err.print("aborted")
+        sys.exit(1)
+    except TyperException as exc:
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            err.print(str(exc))
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -19,7 +19,13 @@ from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 ISSUER = "https://idp.corp.internal/realms/staff"
 AUDIENCE = "chatkit"
 ADMIN_TOKEN = "test-admin-token-0123456789abcdef"
-BLOB_KEY = base64.b64encode(bytes(range(32))).decode()  # production requires an explicit blob key
+#: What production requires besides auth: a KEK keyring and an export signing key.
+KEYRING = json.dumps({"primary": "v1", "keys": {"v1": base64.b64encode(bytes(range(32))).decode()}})
+SIGNING_SEED = base64.b64encode(bytes(range(32, 64))).decode()
+PRODUCTION_KEYS: dict[str, Any] = {
+    "crypto": {"kek": {"keyring": KEYRING}},
+    "exports": {"signing_key": SIGNING_SEED},
+}
 
 
 def b64(data: bytes) -> str:
@@ -138,7 +144,7 @@ def oidc_config(idp: TestIdP, **oidc: Any) -> dict[str, Any]:
     return {
         "mode": "production",
         "server": {"public_url": "http://127.0.0.1:9"},
-        "blobs": {"encryption": {"key": BLOB_KEY}},
+        **PRODUCTION_KEYS,
         "auth": {
             "methods": ["oidc", "api_keys"],
             "admin_token": ADMIN_TOKEN,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ import yaml
 
 from chatkit_onprem.config import ConfigError, Settings, load_settings
 from tests.auth.conftest import as_caller
-from tests.auth.idp import ADMIN_TOKEN, AUDIENCE, ISSUER, TestIdP, oidc_config
+from tests.auth.idp import ADMIN_TOKEN, AUDIENCE, ISSUER, KEYRING, SIGNING_SEED, TestIdP, oidc_config
 from tests.support.server import ROOT, ServerProcess
 
 MakeServer = Callable[..., ServerProcess]
@@ -75,15 +74,19 @@ def test_the_oidc_example_runs_in_production_against_the_idp(
     assert example["mode"] == "production"
     admin_file = tmp_path / "admin-token"
     admin_file.write_text(ADMIN_TOKEN)
-    key_file = tmp_path / "blob-key"
-    key_file.write_text(base64.b64encode(bytes(32)).decode())
+    keyring_file = tmp_path / "kek-keyring.json"
+    keyring_file.write_text(KEYRING)
+    signing_file = tmp_path / "export-signing-key"
+    signing_file.write_text(SIGNING_SEED)
     env = {
         "OIDC_ISSUER": ISSUER,
         "OIDC_AUDIENCE": AUDIENCE,
         "OIDC_JWKS_URL": idp.jwks_url,
         "PUBLIC_URL": "http://127.0.0.1:9",
         "ADMIN_TOKEN_FILE": str(admin_file),
-        "BLOB_KEY_FILE": str(key_file),
+        "KEK_KEYRING_FILE": str(keyring_file),
+        "EXPORT_SIGNING_KEY_FILE": str(signing_file),
+        "ERASURE_LEDGER": str(tmp_path / "ledger" / "erasure.jsonl"),
         "DATA_DIR": str(tmp_path / "data"),
     }
     server = make_server(example, env=env)

@@ -22,7 +22,7 @@ import yaml
 
 from chatkit_onprem.config import ConfigError, Settings, load_settings
 from chatkit_onprem.readiness import check_store
-from tests.auth.idp import BLOB_KEY
+from tests.auth.idp import PRODUCTION_KEYS
 from tests.deployment.support import StaticHttpServer
 from tests.support.client import ChatKitClient, assistant_text, errors
 from tests.support.server import ServerProcess, free_port
@@ -119,7 +119,7 @@ def production(**extra: Any) -> dict[str, Any]:
     config: dict[str, Any] = {
         "mode": "production",
         "server": {"public_url": "https://chat.example.internal", "dependency_check_seconds": 0.3},
-        "blobs": {"encryption": {"key": BLOB_KEY}},
+        **PRODUCTION_KEYS,
         "auth": {"methods": ["api_keys"], "admin_token": ADMIN_TOKEN, "metrics_token": METRICS_TOKEN},
     }
     for key, value in extra.items():

@@ -1,0 +1,125 @@
+"""Data-subject exports: what the API shows round-trips into a signed bundle that verifies offline."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import duckdb
+
+from tests.residency.support import admin_config, cli
+from tests.support.client import ChatKitClient
+from tests.uploads.support import png_bytes, upload_direct
+
+
+def _jsonl(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line]
+
+
+def test_export_round_trips_what_the_api_shows_and_verifies_offline(make_server, tmp_path) -> None:
+    server = make_server(admin_config())
+    alice, bob = ChatKitClient(server.url, user="alice"), ChatKitClient(server.url, user="bob")
+    text = upload_direct(alice, "report.txt", b"quarterly numbers\n" * 100, "text/plain").json()
+    image = upload_direct(alice, "chart.png", png_bytes(), "image/png").json()
+    threads = []
+    for n in range(3):
+        thread_id, _ = alice.create_thread(f"alice thread {n} show me a widget")
+        alice.send(thread_id, f"more for {n}")
+        threads.append(thread_id)
+    alice.stream(
+        "threads.add_user_message",
+        {
+            "thread_id": threads[0],
+            "input": {
+                "content": [{"type": "input_text", "text": "with files"}],
+                "attachments": [text["id"], image["id"]],
+                "inference_options": {},
+            },
+        },
+    )
+    bob_thread, _ = bob.create_thread("bob is not in alice's export")
+
+    bundle = tmp_path / "bundle"
+    made = cli(server, "export", "--tenant", "acme", "--user", "alice", "--out", str(bundle), check=True)
+    assert "verified" in made.stdout
+
+    api_threads = alice.call("threads.list", {"limit": 100})["data"]
+    exported_threads = _jsonl(bundle / "threads.jsonl")
+    assert {t["id"] for t in exported_threads} == {t["id"] for t in api_threads} == set(threads)
+    for row in exported_threads:
+        shown = next(t for t in api_threads if t["id"] == row["id"])
+        assert row["thread"]["title"] == shown["title"]
+    exported_items = _jsonl(bundle / "items.jsonl")
+    for thread_id in threads:
+        api_items = alice.call("items.list", {"thread_id": thread_id, "limit": 100, "order": "asc"})["data"]
+        mine = [r["item"] for r in exported_items if r["thread_id"] == thread_id]
+        assert [i["id"] for i in mine] == [i["id"] for i in api_items]
+        assert json.dumps([i.get("content") for i in mine]) == json.dumps(
+            [i.get("content") for i in api_items]
+        )
+    assert bob_thread not in (bundle / "threads.jsonl").read_text()
+    # Every file, decrypted, byte for byte.
+    for upload in (text, image):
+        [path] = list((bundle / "files" / upload["id"]).iterdir())
+        assert path.read_bytes() == alice.http.get(f"/files/{upload['id']}").content
+    # Parquet copies hold the same rows.
+    con = duckdb.connect()
+    assert con.execute(f"SELECT count(*) FROM '{bundle / 'items.parquet'}'").fetchone()[0] == len(
+        exported_items
+    )
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert manifest["subject"] == {"tenant": "acme", "user": "alice"} and manifest["counts"]["threads"] == 3
+    assert manifest["counts"]["files"] == 2 and "audit.jsonl" in manifest["files"]
+
+    # Offline: only the public key is needed (the server is stopped).
+    public = tmp_path / "export.pub"
+    public.write_text(cli(server, "export", "public-key", check=True).stdout)
+    server.stop()
+    ok = cli(server.url, "export", "verify", str(bundle), "--public-key", str(public))
+    assert ok.returncode == 0 and "bundle verified" in ok.stdout
+
+    changed = tmp_path / "changed"
+    shutil.copytree(bundle, changed)
+    data = bytearray((changed / "items.jsonl").read_bytes())
+    data[10] ^= 0x01
+    (changed / "items.jsonl").write_bytes(bytes(data))
+    bad = cli(server.url, "export", "verify", str(changed), "--public-key", str(public))
+    assert bad.returncode == 1 and "items.jsonl: SHA-256 does not match" in bad.stderr
+
+    removed = tmp_path / "removed"
+    shutil.copytree(bundle, removed)
+    [victim] = list((removed / "files" / text["id"]).iterdir())
+    victim.unlink()
+    gone = cli(server.url, "export", "verify", str(removed), "--public-key", str(public))
+    assert gone.returncode == 1 and f"files/{text['id']}/report.txt: missing" in gone.stderr
+
+    forged = tmp_path / "forged"
+    shutil.copytree(bundle, forged)
+    manifest["counts"]["threads"] = 0
+    (forged / "manifest.json").write_text(json.dumps(manifest))
+    not_ours = cli(server.url, "export", "verify", str(forged), "--public-key", str(public))
+    assert not_ours.returncode == 1 and "signature does not match" in not_ours.stderr
+    nothing = cli(server.url, "export", "verify", str(tmp_path), "--public-key", str(public))
+    assert nothing.returncode == 1 and "is not an export bundle" in nothing.stderr
+
+
+def test_an_interrupted_download_resumes(make_server, tmp_path) -> None:
+    server = make_server(admin_config())
+    alice = ChatKitClient(server.url, user="alice")
+    upload = upload_direct(alice, "big.txt", b"0123456789abcdef" * 20000, "text/plain").json()
+    alice.create_thread("one thread")
+    bundle = tmp_path / "bundle"
+    first = cli(
+        server, "--json", "export", "--tenant", "acme", "--user", "alice", "--out", str(bundle), check=True
+    )
+    export_id = json.loads(first.stdout)["export_id"]
+    [path] = list((bundle / "files" / upload["id"]).iterdir())
+    whole = path.read_bytes()
+    # Simulate a download cut at half: a partial file, the finished one gone.
+    path.with_name(path.name + ".part").write_bytes(whole[: len(whole) // 2])
+    path.unlink()
+    (bundle / "items.jsonl").unlink()
+    again = cli(server, "export", "--resume", export_id, "--out", str(bundle), check=True)
+    assert "verified" in again.stdout
+    assert path.read_bytes() == whole
