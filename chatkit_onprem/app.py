@@ -21,7 +21,8 @@ from litestar.types import ASGIApp
 
 from chatkit_onprem.config import Settings, load_settings
 from chatkit_onprem.errors import classify
-from chatkit_onprem.http.admin import AdminController
+from chatkit_onprem.http.admin import admin_controllers
+from chatkit_onprem.http.admin.guards import provide_admin
 from chatkit_onprem.http.chatkit import ChatKitController
 from chatkit_onprem.http.dependencies import provide_caller, provide_services
 from chatkit_onprem.http.files import file_router
@@ -74,6 +75,7 @@ def create_app(settings: Settings) -> Litestar:
         await services.authenticator.start()  # first JWKS fetch; failure is logged, not fatal
         await services.attachments.start()  # bucket check/creation (a down store only warns), orphan sweep
         services.dependencies.start()  # optional dependencies for /readyz and metrics, in the background
+        await services.start_background()  # admin jobs: resume, re-apply erasures, migrate plaintext
         if not chain_shutdown_signals(asyncio.get_running_loop(), services.begin_shutdown):
             log.warning("could not hook shutdown signals; streams will not be drained on SIGTERM")
         freeze_startup_heap()
@@ -105,7 +107,7 @@ def create_app(settings: Settings) -> Litestar:
         route_handlers=[
             ChatKitController,
             HealthController,
-            AdminController,
+            *admin_controllers(),
             metrics_endpoint,
             file_router(settings.blobs.max_file_bytes),
             *([web_router()] if settings.server.web_client else []),
@@ -113,6 +115,7 @@ def create_app(settings: Settings) -> Litestar:
         dependencies={
             "services": Provide(provide_services, sync_to_thread=False),
             "caller": Provide(provide_caller),
+            "admin": Provide(provide_admin, sync_to_thread=False),
         },
         lifespan=[lifespan],
         middleware=[security_headers(settings), stream_slot_middleware],

@@ -606,6 +606,11 @@ class KekSettings(StrictModel):
         description="Where key-encryption keys come from: a keyring (file or Kubernetes Secret with "
         "versioned keys, one primary) or a Vault/OpenBao transit key.",
     )
+    keyring_path: Path | None = Field(
+        None,
+        description="Keyring file (e.g. a mounted Kubernetes Secret), re-read on every key operation so "
+        "a version added to the Secret is picked up without a restart. Relative to data_dir.",
+    )
     keyring: SecretStr | None = Field(
         None,
         description="Keyring JSON: {\"primary\": \"v1\", \"keys\": {\"v1\": \"<base64 of 32 random "
@@ -618,6 +623,8 @@ class KekSettings(StrictModel):
     def _vault_address(self) -> KekSettings:
         if self.provider == "vault" and not self.vault.address:
             raise ValueError("crypto.kek.vault.address is required when crypto.kek.provider is 'vault'")
+        if self.keyring is not None and self.keyring_path is not None:
+            raise ValueError("crypto.kek: give keyring (or keyring_file) or keyring_path, not both")
         return self
 
 
@@ -643,6 +650,28 @@ class ExportSettings(StrictModel):
         description="Ed25519 private key (PEM, or base64 of the 32-byte seed) that signs export bundles "
         "(also signing_key_file). Development: generated once under data_dir/keys. Production: required.",
     )
+
+
+class RetentionPolicy(StrictModel):
+    thread_max_age_days: int = Field(
+        0, ge=0, le=36500, description="Delete threads inactive for longer than this (0: keep forever)."
+    )
+    upload_max_age_days: int = Field(
+        0, ge=0, le=36500, description="Delete uploaded files older than this (0: keep forever)."
+    )
+
+
+class RetentionSettings(StrictModel):
+    interval_seconds: int = Field(
+        3600, ge=0, description="How often the server applies the policies; 0: only 'admin retention run'."
+    )
+    policies: dict[str, RetentionPolicy] = Field(
+        default_factory=dict,
+        description="Per tenant; key '*' for tenants not listed. Legal holds always win over retention.",
+    )
+
+    def policy_for(self, tenant: str) -> RetentionPolicy | None:
+        return self.policies.get(tenant, self.policies.get("*"))
 
 
 class ChatSettings(StrictModel):
@@ -675,6 +704,7 @@ class Settings(BaseSettings):
     security: SecurityHeaderSettings = Field(default_factory=SecurityHeaderSettings)
     crypto: CryptoSettings = Field(default_factory=CryptoSettings)
     exports: ExportSettings = Field(default_factory=ExportSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
     @classmethod
     def settings_customise_sources(

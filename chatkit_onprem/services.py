@@ -8,17 +8,40 @@ from pathlib import Path
 
 from chatkit_onprem.auth import ApiKeyStore, Authenticator
 from chatkit_onprem.blobs import BlobBackend, blob_backend
-from chatkit_onprem.chat.attachments import OnPremAttachmentStore, PreviewRefreshingStore
+from chatkit_onprem.chat.attachments import OnPremAttachmentStore
+from chatkit_onprem.chat.previews import PreviewLinks, PreviewSigner
 from chatkit_onprem.chat.protocol import ChatKitEndpoint, StreamRegistry
 from chatkit_onprem.chat.server import OnPremChatKitServer
 from chatkit_onprem.config import ConfigError, Settings
-from chatkit_onprem.crypto import load_key_provider
+from chatkit_onprem.crypto.blobs import BlobCipher
+from chatkit_onprem.crypto.deks import DataKeys
+from chatkit_onprem.crypto.envelope import EncryptingCodec
+from chatkit_onprem.crypto.kek import check_kek, load_kek
+from chatkit_onprem.crypto.legacy_keys import legacy_blob_keys
+from chatkit_onprem.crypto.rotation import ENCRYPT_PLAINTEXT, ROTATE_DEK, ROTATE_KEK, KeyJobs
+from chatkit_onprem.crypto.server_secrets import ServerSecrets
 from chatkit_onprem.http.ratelimit import RateLimiter
 from chatkit_onprem.llm.provider import AliasModelProvider
 from chatkit_onprem.llm.usage import UsageRecorder
 from chatkit_onprem.logging import get_logger
 from chatkit_onprem.readiness import DependencyMonitor
+from chatkit_onprem.residency.audit import AuditLog
+from chatkit_onprem.residency.exports import EXPORT, Exporter, load_signing_key
+from chatkit_onprem.residency.jobs import JobRunner
+from chatkit_onprem.residency.keys import KeyAdmin
+from chatkit_onprem.residency.ledger import ErasureLedger
+from chatkit_onprem.residency.purge import PURGE, Purger
+from chatkit_onprem.residency.retention import RETENTION, Retention
 from chatkit_onprem.store import Database, DuckDBStore, apply_migrations
+from chatkit_onprem.store.api_keys import ApiKeyRows
+from chatkit_onprem.store.blob_objects import BlobObjects
+from chatkit_onprem.store.data_keys import DataKeyRows
+from chatkit_onprem.store.database import Cursor
+from chatkit_onprem.store.holds import HoldRows
+from chatkit_onprem.store.jobs import JobRows
+from chatkit_onprem.store.ledger import LedgerRows
+from chatkit_onprem.store.reencrypt import TABLES, count_stale
+from chatkit_onprem.store.usage import UsageRows
 
 log = get_logger(__name__)
 
@@ -37,6 +60,16 @@ class Services:
     api_keys: ApiKeyStore
     limiter: RateLimiter
     dependencies: DependencyMonitor
+    data_keys: DataKeys
+    ledger: ErasureLedger
+    jobs: JobRunner
+    job_rows: JobRows
+    key_admin: KeyAdmin
+    purger: Purger
+    audit: AuditLog
+    holds: HoldRows
+    exporter: Exporter
+    retention: Retention
     _drain: asyncio.Future[int] | None = field(default=None, init=False)
 
     @classmethod
@@ -53,28 +86,73 @@ class Services:
         )
         try:
             apply_migrations(db)
-            store = PreviewRefreshingStore(db, max_page_size=settings.store.max_page_size)
             blobs = blob_backend(settings)
-            keys = load_key_provider(
-                settings.blobs.encryption.key.get_secret_value() if settings.blobs.encryption.key else None,
-                settings.blobs.encryption.key_id,
-                settings.resolve(Path("keys/blob.key")),
+            kek = load_kek(settings)
+            check_kek(kek)
+            ledger = ErasureLedger(settings.resolve(settings.crypto.erasure_ledger), LedgerRows(db))
+            ledger.load()
+            data_keys = DataKeys(
+                kek, DataKeyRows(db), cache_size=settings.crypto.dek_cache_size, erased=ledger.erased
             )
-            attachments = OnPremAttachmentStore(store, blobs, settings=settings.blobs, keys=keys)
-            store.attachments = attachments  # preview links are re-signed on every read
+            links = PreviewLinks(
+                PreviewSigner(
+                    ServerSecrets(kek, db).get_sync("preview-url-signing"),  # same secret every start
+                    settings.blobs.previews.ttl_seconds,
+                )
+            )
+            # Payloads are sealed under data keys; preview links are re-signed on every read.
+            store = DuckDBStore(
+                db,
+                codec=EncryptingCodec(data_keys),
+                max_page_size=settings.store.max_page_size,
+                read_hook=links,
+            )
+            cipher = BlobCipher(data_keys, legacy_blob_keys(settings))
+            attachments = OnPremAttachmentStore(
+                store, blobs, objects=BlobObjects(db), links=links, settings=settings.blobs, cipher=cipher
+            )
+            job_rows = JobRows(db)
+            job_rows.release_all_sync()  # one process owns the file: every lease left is stale
+            runner = JobRunner(job_rows)
+            secrets = ServerSecrets(kek, db)
+            key_rows = DataKeyRows(db)
+            key_jobs = KeyJobs(
+                db, data_keys, key_rows, secrets, attachments, batch_rows=settings.crypto.rotation_batch_rows
+            )
+            purger = Purger(db, store, blobs, data_keys, ledger)
+            runner.register(ROTATE_KEK, key_jobs.rotate_kek)
+            runner.register(ROTATE_DEK, key_jobs.rotate_dek)
+            runner.register(ENCRYPT_PLAINTEXT, key_jobs.encrypt_plaintext)
+            runner.register(PURGE, purger.run)
+            exporter = Exporter(
+                db,
+                store.codec,
+                blobs,
+                cipher,
+                load_signing_key(
+                    settings.exports.signing_key.get_secret_value() if settings.exports.signing_key else None,
+                    settings.resolve(Path("keys/export-signing.pem")),
+                ),
+                settings.resolve(Path("exports")),
+            )
+            runner.register(EXPORT, exporter.run)
+            retention = Retention(settings.retention, db, purger)
+            runner.register(RETENTION, retention.run)
             server = OnPremChatKitServer(
                 store,
                 attachments,
                 AliasModelProvider(settings.llm),
                 settings.chat,
                 llm=settings.llm,
-                usage=UsageRecorder(db),
+                usage=UsageRecorder(UsageRows(db)),
             )
             streams = StreamRegistry()
         except BaseException:
             db.close()
             raise
-        api_keys = ApiKeyStore(db, last_used_write_seconds=settings.auth.api_keys.last_used_write_seconds)
+        api_keys = ApiKeyStore(
+            ApiKeyRows(db), last_used_write_seconds=settings.auth.api_keys.last_used_write_seconds
+        )
         authenticator = Authenticator(settings, api_keys)
         return cls(
             settings=settings,
@@ -94,7 +172,46 @@ class Services:
                 keys=authenticator.keys,
                 interval=settings.server.dependency_check_seconds,
             ),
+            data_keys=data_keys,
+            ledger=ledger,
+            jobs=runner,
+            job_rows=job_rows,
+            key_admin=KeyAdmin(db, data_keys, key_rows, secrets, job_rows, runner),
+            purger=purger,
+            audit=AuditLog(db),
+            holds=HoldRows(db),
+            exporter=exporter,
+            retention=retention,
         )
+
+    async def start_background(self) -> None:
+        """Jobs: resume what a previous process left, re-apply erasures a restored backup undid,
+        encrypt what an earlier release wrote in plaintext."""
+        for erasure in self.ledger.reapply:
+            scope = {"scope": erasure.scope, "tenant": erasure.tenant, "user": erasure.user}
+            if erasure.scope == "before":
+                scope = {
+                    "scope": "before",
+                    "tenant": None if erasure.tenant == "*" else erasure.tenant,
+                    "before_month": erasure.before_month,
+                }
+            params = {**scope, "actor": "erasure-ledger", "reapply_erasure_id": erasure.id}
+            await self.jobs.submit(PURGE, params, "erasure-ledger")
+        self.ledger.reapply = []
+        if await self.job_rows.active_of_kind(ENCRYPT_PLAINTEXT) is None and await self._plaintext_left():
+            await self.jobs.submit(ENCRYPT_PLAINTEXT, {}, "start-up")
+        self.jobs.start()
+        self.retention.start(self.jobs, self.job_rows)
+
+    async def _plaintext_left(self) -> bool:
+        def query(cur: Cursor) -> bool:
+            return any(count_stale(cur, table, plaintext=True) for table in TABLES) or bool(
+                cur.execute(
+                    "SELECT 1 FROM blob_objects WHERE state = 'stored' AND key_id NOT LIKE 'dek:%' LIMIT 1"
+                ).fetchone()
+            )
+
+        return await self.db.read(query)
 
     def begin_shutdown(self) -> None:
         """On SIGTERM: stop taking streams, give running ones the grace period, then cancel them."""
@@ -108,6 +225,8 @@ class Services:
         self.begin_shutdown()
         assert self._drain is not None
         cancelled = await self._drain
+        await self.retention.stop()
+        await self.jobs.stop()
         await self.server.wait_for_persistence()
         await self.server.provider.aclose()  # upstream connection pools
         await self.authenticator.close()  # pending API-key 'last used' writes, JWKS client

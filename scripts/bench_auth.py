@@ -31,6 +31,7 @@ from chatkit_onprem.config import OidcSettings, RateLimitSettings
 from chatkit_onprem.context import RequestContext
 from chatkit_onprem.http.ratelimit import RateLimiter
 from chatkit_onprem.store import Database, apply_migrations
+from chatkit_onprem.store.api_keys import ApiKeyRows
 from tests.auth.idp import AUDIENCE, ISSUER, TestIdP
 
 
@@ -66,7 +67,7 @@ async def main(n: int) -> None:
             Path(tmp) / "bench.duckdb", memory_limit="256MB", threads=1, reader_threads=2, write_batch_max=64
         )
         apply_migrations(db)
-        keys = ApiKeyStore(db)
+        keys = ApiKeyStore(ApiKeyRows(db))
         _, token = await keys.create(tenant="acme", user="svc", name="bench", roles=[], created_by="bench")
         await keys.verify(token)
         await timed("API key verify (cached)", n, lambda: keys.verify(token))

@@ -230,7 +230,7 @@ def test_delete_thread_removes_items_feedback_and_attachment_records(
             FileAttachment(id="atc_1", name="a", mime_type="text/plain", thread_id="thr_1"), ALICE
         )
         removed = await store.delete_thread_returning_attachments("thr_1", ALICE)
-        return [a.id for a in removed]
+        return removed
 
     assert run(scenario()) == ["atc_1"]
     counts = db.write_sync(

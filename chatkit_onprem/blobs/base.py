@@ -46,6 +46,15 @@ class BlobBackend(Protocol):
         """Remove the object (every version, where the store keeps versions)."""
         ...
 
+    async def versions(self, key: str) -> int:
+        """How many versions and delete markers of ``key`` exist (0 when none)."""
+        ...
+
+    async def prune_versions(self, key: str) -> int:
+        """Remove every version of ``key`` but the newest (after re-encrypting an object in place);
+        return how many went. A backend that keeps no versions removes nothing."""
+        ...
+
     async def check(self) -> None:
         """Raise if the backend cannot serve requests (readiness)."""
         ...

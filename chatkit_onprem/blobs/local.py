@@ -61,6 +61,13 @@ class LocalBlobBackend:
         path = self._path(key)
         await anyio.to_thread.run_sync(lambda: path.unlink(missing_ok=True))
 
+    async def versions(self, key: str) -> int:
+        path = self._path(key)
+        return 1 if await anyio.to_thread.run_sync(path.exists) else 0
+
+    async def prune_versions(self, key: str) -> int:
+        return 0  # a file replaced in place keeps no older version
+
     async def check(self) -> None:
         probe = self.root / ".incoming" / ".ready"
         await anyio.to_thread.run_sync(probe.write_bytes, b"ok")

@@ -184,3 +184,49 @@ class S3BlobBackend:
             return removed
 
         await self._call(remove_all)
+
+    async def versions(self, key: str) -> int:
+        def count() -> int:
+            try:
+                return sum(
+                    1
+                    for v in self.client.list_objects(self.bucket, prefix=key, include_version=True)
+                    if v.object_name == key
+                )
+            except S3Error as exc:
+                if exc.code not in _NO_VERSIONING:
+                    raise
+                try:
+                    self.client.stat_object(self.bucket, key)
+                    return 1
+                except S3Error:
+                    return 0
+
+        return await self._call(count)
+
+    async def prune_versions(self, key: str) -> int:
+        """Remove older versions and delete markers of ``key``, keeping the newest version."""
+
+        def prune() -> int:
+            try:
+                versions = [
+                    v
+                    for v in self.client.list_objects(self.bucket, prefix=key, include_version=True)
+                    if v.object_name == key
+                ]
+            except S3Error as exc:
+                if exc.code in _NO_VERSIONING:
+                    return 0
+                raise
+            keep = next(
+                (v for v in versions if str(v.is_latest).lower() == "true" and not v.is_delete_marker), None
+            )
+            removed = 0
+            for version in versions:
+                if keep is not None and version.version_id == keep.version_id:
+                    continue
+                self.client.remove_object(self.bucket, key, version_id=version.version_id)
+                removed += 1
+            return removed
+
+        return await self._call(prune)

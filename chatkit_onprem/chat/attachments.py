@@ -7,14 +7,14 @@ Both ChatKit upload strategies end in ``upload``:
 * direct: ``POST /files`` (multipart) creates the record and stores the bytes.
 
 An upload is checked (size, the user's quota, type sniffed from the content),
-encrypted chunk by chunk (``crypto.stream``) and written to the backend as one
+encrypted as it streams under the owner's data key (``crypto.blobs``) and written to the backend as one
 object; only then is the record marked uploaded. Bookkeeping lives in the
 ``blob_objects`` table: a ``pending`` row reserves quota before any byte is
 stored and names what to clean up if the upload never completes.
 
 Image previews are thumbnails stored next to the object (``<key>.preview``,
 encrypted too) and linked by signed, expiring URLs (``chat.previews``), which
-``PreviewRefreshingStore`` re-signs whenever items or attachments are read.
+the store's read hook (``PreviewLinks``) re-signs whenever items or attachments are read.
 """
 
 from __future__ import annotations
@@ -36,11 +36,7 @@ from chatkit.types import (
     AttachmentUploadDescriptor,
     FileAttachment,
     ImageAttachment,
-    Page,
-    ThreadItem,
-    UserMessageItem,
 )
-from pydantic import AnyUrl
 
 from chatkit_onprem.blobs import (
     BlobBackend,
@@ -57,19 +53,20 @@ from chatkit_onprem.chat.content import (
     sniff,
     thumbnail,
 )
-from chatkit_onprem.chat.previews import PreviewSigner
+from chatkit_onprem.chat.previews import PreviewLinks
 from chatkit_onprem.config import BlobSettings
 from chatkit_onprem.context import RequestContext
-from chatkit_onprem.crypto import IntegrityError, KeyProvider, StreamDecryptor, StreamEncryptor, binding
+from chatkit_onprem.crypto.blobs import BlobCipher, IntegrityError
+from chatkit_onprem.crypto.deks import KeyUnavailableError, SubjectKeys
 from chatkit_onprem.errors import ApiError
 from chatkit_onprem.ids import new_id
 from chatkit_onprem.logging import get_logger
+from chatkit_onprem.store.blob_objects import BlobObjects, QuotaExceededError, UploadInProgressError
 from chatkit_onprem.store.chatkit_store import DuckDBStore
-from chatkit_onprem.store.database import Cursor
 
 log = get_logger(__name__)
 
-__all__ = ["OnPremAttachmentStore", "PreviewRefreshingStore", "safe_name"]
+__all__ = ["OnPremAttachmentStore", "safe_name"]
 
 _SPOOL_IN_MEMORY = 1024 * 1024
 _PREVIEW_MAX_BYTES = 4 * 1024 * 1024
@@ -97,15 +94,18 @@ class OnPremAttachmentStore(AttachmentStore[RequestContext]):
         store: DuckDBStore,
         blobs: BlobBackend,
         *,
+        objects: BlobObjects,
+        links: PreviewLinks,
         settings: BlobSettings,
-        keys: KeyProvider,
+        cipher: BlobCipher,
     ) -> None:
         self.store = store
         self.blobs = blobs
+        self.objects = objects
+        self.links = links
         self.settings = settings
         self.max_file_bytes = settings.max_file_bytes
-        self.keys = keys
-        self.signer = PreviewSigner(keys.derive("preview-url-signing"), settings.previews.ttl_seconds)
+        self.cipher = cipher
         self._sweeper: asyncio.Task[None] | None = None
 
     def generate_attachment_id(self, mime_type: str, context: RequestContext) -> str:
@@ -113,7 +113,7 @@ class OnPremAttachmentStore(AttachmentStore[RequestContext]):
 
     # --- records --------------------------------------------------------
     def preview_url(self, attachment_id: str, context: RequestContext) -> str:
-        return self.signer.url(context.public_base_url, context.tenant, context.user, attachment_id)
+        return self.links.url(attachment_id, context)
 
     def _record(
         self,
@@ -137,19 +137,6 @@ class OnPremAttachmentStore(AttachmentStore[RequestContext]):
             url = preview_url or self.preview_url(attachment_id, context)
             return ImageAttachment(preview_url=url, **common)  # type: ignore[arg-type]
         return FileAttachment(**common)
-
-    def refresh(self, attachment: Attachment, context: RequestContext) -> Attachment:
-        """Re-sign an image's preview link (``data:`` URLs are left as they are)."""
-        if isinstance(attachment, ImageAttachment) and not str(attachment.preview_url).startswith("data:"):
-            url = AnyUrl(self.preview_url(attachment.id, context))  # model_copy does not validate
-            return attachment.model_copy(update={"preview_url": url})
-        return attachment
-
-    def refresh_item(self, item: ThreadItem, context: RequestContext) -> ThreadItem:
-        if isinstance(item, UserMessageItem) and item.attachments:
-            fresh = [self.refresh(a, context) for a in item.attachments]
-            return item.model_copy(update={"attachments": fresh})
-        return item
 
     def _check_declared(self, size: int) -> None:
         # Only the size is checked here: the declared type is a claim; the bytes are sniffed on upload.
@@ -177,74 +164,29 @@ class OnPremAttachmentStore(AttachmentStore[RequestContext]):
 
     # --- bookkeeping ----------------------------------------------------
     async def _reserve(self, attachment_id: str, context: RequestContext) -> int:
-        """Insert the ``pending`` row, reserving quota; return the byte cap for this upload."""
-        quota, per_file = self.settings.user_quota_bytes, self.max_file_bytes
-        key_id = self.keys.current()[0]
-
-        def write(cur: Cursor) -> int:
-            if cur.execute("SELECT 1 FROM blob_objects WHERE attachment_id = ?", [attachment_id]).fetchone():
-                raise ApiError(409, "upload_in_progress", f"attachment {attachment_id} is already uploading")
-            row = cur.execute(
-                "SELECT coalesce(sum(size), 0) FROM blob_objects WHERE tenant = ? AND user_id = ?",
-                [context.tenant, context.user],
-            ).fetchone()
-            used = int(row[0]) if row else 0
-            cap = min(per_file, quota - used)
-            if cap <= 0:
-                raise ApiError(
-                    413,
-                    "quota_exceeded",
-                    f"your stored files use {used} of your {quota} byte quota; delete some to upload more",
-                )
-            cur.execute(
-                "INSERT INTO blob_objects VALUES (?, ?, ?, 'pending', ?, false, ?, now())",
-                [attachment_id, context.tenant, context.user, cap, key_id],
+        """Reserve quota with a ``pending`` row; return the byte cap for this upload."""
+        try:
+            return await self.objects.reserve(
+                attachment_id,
+                context,
+                quota=self.settings.user_quota_bytes,
+                per_file=self.max_file_bytes,
+                key_ref="pending",
             )
-            return cap
-
-        return await self.store.db.write(write)
-
-    async def _settle(self, attachment_id: str, size: int, has_preview: bool) -> None:
-        def write(cur: Cursor) -> None:
-            cur.execute(
-                "UPDATE blob_objects SET state = 'stored', size = ?, has_preview = ? WHERE attachment_id = ?",
-                [size, has_preview, attachment_id],
-            )
-
-        await self.store.db.write(write)
-
-    async def _forget(self, attachment_ids: list[str], context: RequestContext) -> None:
-        def write(cur: Cursor) -> None:
-            for attachment_id in attachment_ids:
-                cur.execute(
-                    "DELETE FROM blob_objects WHERE attachment_id = ? AND tenant = ? AND user_id = ?",
-                    [attachment_id, context.tenant, context.user],
-                )
-
-        await self.store.db.write(write)
-
-    async def owner_of(self, attachment_id: str) -> tuple[str, str, bool] | None:
-        """(tenant, user, has preview) of a stored object, for checking a signed link."""
-
-        def query(cur: Cursor) -> Any:
-            return cur.execute(
-                "SELECT tenant, user_id, has_preview FROM blob_objects"
-                " WHERE attachment_id = ? AND state = 'stored'",
-                [attachment_id],
-            ).fetchone()
-
-        row = await self.store.db.read(query)
-        return (str(row[0]), str(row[1]), bool(row[2])) if row else None
+        except UploadInProgressError:
+            raise ApiError(
+                409, "upload_in_progress", f"attachment {attachment_id} is already uploading"
+            ) from None
+        except QuotaExceededError as exc:
+            raise ApiError(
+                413,
+                "quota_exceeded",
+                f"your stored files use {exc.used} of your {exc.quota} byte quota; "
+                "delete some to upload more",
+            ) from None
 
     async def usage(self, context: RequestContext) -> int:
-        def query(cur: Cursor) -> Any:
-            return cur.execute(
-                "SELECT coalesce(sum(size), 0) FROM blob_objects WHERE tenant = ? AND user_id = ?",
-                [context.tenant, context.user],
-            ).fetchone()
-
-        row = await self.store.db.read(query)
-        return int(row[0]) if row else 0
+        return await self.objects.used_bytes(context)
 
     # --- bytes in -------------------------------------------------------
     async def upload(
@@ -265,7 +207,7 @@ class OnPremAttachmentStore(AttachmentStore[RequestContext]):
                     with contextlib.suppress(Exception):
                         await self.blobs.delete(written)
                 with contextlib.suppress(Exception):
-                    await self._forget([attachment_id], context)
+                    await self.objects.forget([attachment_id], context)
             if isinstance(exc, BlobUnavailableError):
                 raise _unavailable(exc) from None
             if isinstance(exc, BlobTooLargeError):
@@ -307,11 +249,7 @@ class OnPremAttachmentStore(AttachmentStore[RequestContext]):
         is_image = mime in IMAGE_TYPES
         image = bytearray() if is_image else None
         size = 0
-        encryptor = StreamEncryptor(
-            self.keys,
-            binding(context.tenant, context.user, record.id, "blob"),
-            self.settings.encryption.chunk_bytes,
-        )
+        encryptor = await self.cipher.encryptor(context.tenant, context.user, record.id, "blob")
 
         async def ciphertext() -> AsyncIterator[bytes]:
             nonlocal size
@@ -341,7 +279,7 @@ class OnPremAttachmentStore(AttachmentStore[RequestContext]):
                 )
             except NotAnImageError as exc:
                 raise ApiError(415, "invalid_image", str(exc)) from None
-            sealed = self._seal(preview, context, record.id, "preview")
+            sealed = await self.cipher.seal(context.tenant, context.user, record.id, "preview", preview)
             stored.append(key + ".preview")
             await self.blobs.put(key + ".preview", _once(sealed), max_bytes=len(sealed))
         preview_url = None
@@ -356,15 +294,10 @@ class OnPremAttachmentStore(AttachmentStore[RequestContext]):
             preview_url=preview_url,
             uploaded=True,
             size=size,
-            key_id=encryptor.key_id,
         )
-        await self._settle(record.id, size, preview is not None)
+        await self.objects.settle(record.id, size, preview is not None, encryptor.key_ref)
         await self.store.save_attachment(updated, context)
         return updated
-
-    def _seal(self, data: bytes, context: RequestContext, attachment_id: str, purpose: str) -> bytes:
-        enc = StreamEncryptor(self.keys, binding(context.tenant, context.user, attachment_id, purpose))
-        return enc.update(data) + enc.finalize()
 
     async def create_direct(
         self, name: str, mime_type: str | None, chunks: AsyncIterable[bytes], context: RequestContext
@@ -383,48 +316,50 @@ class OnPremAttachmentStore(AttachmentStore[RequestContext]):
             raise
 
     # --- bytes out ------------------------------------------------------
-    async def _verified(self, key: str, bound: bytes) -> tuple[Any, str]:
-        """Fetch ciphertext to a local spool while authenticating every chunk.
+    async def _open(
+        self, key: str, tenant: str, user: str, attachment_id: str, purpose: str
+    ) -> AsyncIterator[bytes]:
+        """Fetch the object to a local spool and authenticate all of it, then stream the plaintext.
 
-        Nothing is sent to the client until the whole object has verified, so a
-        tampered or truncated object becomes an error response, never a 200
-        with partial plaintext. The spool holds ciphertext only.
+        Nothing is sent to the client until the whole object has verified, so a tampered or
+        truncated object becomes an error response, never a 200 with partial plaintext. The
+        spool holds ciphertext only. An object whose data key was destroyed reads as deleted.
         """
-        spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)  # noqa: SIM115 - caller closes
+        spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)  # noqa: SIM115 - closed below
         try:
-            check = StreamDecryptor(self.keys, bound)
             async for chunk in self.blobs.get(key):
-                check.update(chunk)
                 await anyio.to_thread.run_sync(spool.write, chunk)
-            check.finalize()
-        except BaseException:
+            opener = await self.cipher.opener(spool, tenant, user, attachment_id, purpose)
+            await anyio.to_thread.run_sync(opener.verify)
+        except BaseException as exc:
             spool.close()
+            if isinstance(exc, BlobNotFoundError):
+                raise NotFoundError(f"attachment {attachment_id} not found") from None
+            if isinstance(exc, BlobUnavailableError):
+                raise _unavailable(exc) from None
+            if isinstance(exc, KeyUnavailableError):
+                if exc.shredded:
+                    raise NotFoundError(f"attachment {attachment_id} not found") from None
+                log.error("a data key is unavailable", attachment_id=attachment_id, error=str(exc))
+                raise ApiError(
+                    503, "key_unavailable", f"the key of stored file {attachment_id} is unavailable: {exc}"
+                ) from None
+            if isinstance(exc, IntegrityError):
+                log.error(
+                    "stored object failed its integrity check", attachment_id=attachment_id, error=str(exc)
+                )
+                raise ApiError(
+                    502,
+                    "integrity_check_failed",
+                    f"the stored file {attachment_id} failed its integrity check and was not sent",
+                ) from None
             raise
-        spool.seek(0)
-        return spool, check.key_id
-
-    async def _open(self, key: str, bound: bytes, attachment_id: str) -> AsyncIterator[bytes]:
-        try:
-            spool, _ = await self._verified(key, bound)
-        except BlobNotFoundError:
-            raise NotFoundError(f"attachment {attachment_id} not found") from None
-        except BlobUnavailableError as exc:
-            raise _unavailable(exc) from None
-        except IntegrityError as exc:
-            log.error("stored object failed its integrity check", attachment_id=attachment_id, error=str(exc))
-            raise ApiError(
-                502,
-                "integrity_check_failed",
-                f"the stored file {attachment_id} failed its integrity check and was not sent",
-            ) from None
 
         async def body() -> AsyncIterator[bytes]:
+            blocks = opener.chunks()
             try:
-                dec = StreamDecryptor(self.keys, bound)
-                while block := await anyio.to_thread.run_sync(spool.read, 256 * 1024):
-                    if out := dec.update(block):
-                        yield out
-                yield dec.finalize()
+                while block := await anyio.to_thread.run_sync(next, blocks, b""):
+                    yield block
             finally:
                 spool.close()
 
@@ -436,24 +371,23 @@ class OnPremAttachmentStore(AttachmentStore[RequestContext]):
         record = await self.store.load_attachment(attachment_id, context)
         if not (record.metadata or {}).get("uploaded"):
             raise NotFoundError(f"attachment {attachment_id} has no content yet")
-        bound = binding(context.tenant, context.user, attachment_id, "blob")
-        return record, await self._open(object_key(context, attachment_id), bound, attachment_id)
+        key = object_key(context, attachment_id)
+        return record, await self._open(key, context.tenant, context.user, attachment_id, "blob")
 
     async def preview(self, attachment_id: str, expires: int, sig: str) -> bytes:
         """The thumbnail behind a signed link; the signature stands in for the caller's auth."""
-        owner = await self.owner_of(attachment_id)
-        if owner is None or not owner[2]:
+        owner = await self.objects.owner_of(attachment_id)
+        if owner is None or not owner.has_preview:
             raise NotFoundError(f"no preview for attachment {attachment_id}")
-        tenant, user, _ = owner
-        problem = self.signer.verify(tenant, user, attachment_id, expires, sig)
+        tenant, user = owner.tenant, owner.user
+        problem = self.links.signer.verify(tenant, user, attachment_id, expires, sig)
         if problem == "expired":
             raise ApiError(403, "preview_link_expired", "this preview link has expired; reload the thread")
         if problem:
             raise ApiError(403, "invalid_preview_link", "this preview link is not valid")
         owner_ctx = system_context(tenant, user)
         key = object_key(owner_ctx, attachment_id) + ".preview"
-        bound = binding(tenant, user, attachment_id, "preview")
-        body = await self._open(key, bound, attachment_id)
+        body = await self._open(key, tenant, user, attachment_id, "preview")
         return b"".join([chunk async for chunk in body])
 
     async def read_bytes(self, attachment_id: str, context: RequestContext, max_bytes: int) -> bytes:
@@ -475,6 +409,44 @@ class OnPremAttachmentStore(AttachmentStore[RequestContext]):
             out += chunk
         return bytes(out)
 
+    # --- re-encryption (key jobs) ---------------------------------------------
+    async def reencrypt(
+        self, attachment_id: str, tenant: str, user: str, has_preview: bool, keys: SubjectKeys | None
+    ) -> str | None:
+        """Rewrite an object (and its preview) under ``keys`` (None: the owner's current month),
+        then drop the object's older versions. Returns the new key reference, or None when the
+        object is gone or its key was destroyed (nothing left to protect)."""
+        context = system_context(tenant, user)
+        key_ref = None
+        for suffix, purpose in (("", "blob"), (".preview", "preview")):
+            if purpose == "preview" and not has_preview:
+                continue
+            key = object_key(context, attachment_id) + suffix
+            spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)  # noqa: SIM115 - closed below
+            try:
+                try:
+                    async for chunk in self.blobs.get(key):
+                        await anyio.to_thread.run_sync(spool.write, chunk)
+                    opener = await self.cipher.opener(spool, tenant, user, attachment_id, purpose)
+                except (BlobNotFoundError, KeyUnavailableError):
+                    return None
+                if keys is None:
+                    encryptor = await self.cipher.encryptor(tenant, user, attachment_id, purpose)
+                else:
+                    encryptor = self.cipher.encryptor_with(keys, attachment_id, purpose)
+                sealed = bytearray()
+                for block in await anyio.to_thread.run_sync(_all_chunks, opener):
+                    sealed += encryptor.update(block)
+                sealed += encryptor.finalize()
+            finally:
+                spool.close()
+            await self.blobs.put(key, _once(bytes(sealed)), max_bytes=len(sealed))
+            await self.blobs.prune_versions(key)
+            key_ref = encryptor.key_ref
+        if key_ref is not None:
+            await self.objects.set_key_ref(attachment_id, key_ref)
+        return key_ref
+
     # --- deletion -------------------------------------------------------
     async def _delete_objects(self, attachment_id: str, context: RequestContext) -> None:
         key = object_key(context, attachment_id)
@@ -487,24 +459,24 @@ class OnPremAttachmentStore(AttachmentStore[RequestContext]):
             await self._delete_objects(attachment_id, context)
         except BlobUnavailableError as exc:
             raise _unavailable(exc) from None  # the record stays, so the delete can be retried
-        await self._forget([attachment_id], context)
+        await self.objects.forget([attachment_id], context)
 
-    async def delete_blobs(self, attachments: list[Attachment], context: RequestContext) -> None:
+    async def delete_blobs(self, attachment_ids: list[str], context: RequestContext) -> None:
         """After a thread's records are gone: remove their objects.
 
         If the store is down the bookkeeping rows stay, now without an attachment
         record, and the orphan sweep removes the objects once the store is back.
         """
         done: list[str] = []
-        for attachment in attachments:
+        for attachment_id in attachment_ids:
             try:
-                await self._delete_objects(attachment.id, context)
-                done.append(attachment.id)
+                await self._delete_objects(attachment_id, context)
+                done.append(attachment_id)
             except BlobUnavailableError as exc:
                 log.warning(
-                    "object delete deferred to the orphan sweep", attachment_id=attachment.id, error=str(exc)
+                    "object delete deferred to the orphan sweep", attachment_id=attachment_id, error=str(exc)
                 )
-        await self._forget(done, context)
+        await self.objects.forget(done, context)
 
     # --- orphans --------------------------------------------------------
     async def collect_orphans(self, older_than: timedelta | None = None) -> int:
@@ -519,30 +491,19 @@ class OnPremAttachmentStore(AttachmentStore[RequestContext]):
         )
         cutoff = datetime.now(UTC) - age
 
-        def query(cur: Cursor) -> list[Any]:
-            return cur.execute(
-                "SELECT id, tenant, user_id, 'record' FROM attachments"
-                " WHERE thread_id IS NULL AND created_at < ?"
-                " UNION ALL"
-                " SELECT b.attachment_id, b.tenant, b.user_id, 'object' FROM blob_objects b"
-                " LEFT JOIN attachments a ON a.id = b.attachment_id"
-                " WHERE a.id IS NULL AND b.created_at < ?",
-                [cutoff, cutoff],
-            ).fetchall()
-
-        rows = await self.store.db.read(query)
+        orphans = await self.objects.orphans(cutoff)
         collected: set[str] = set()
-        for attachment_id, tenant, user, kind in rows:
-            context = system_context(str(tenant), str(user))
+        for orphan in orphans:
+            context = system_context(orphan.tenant, orphan.user)
             try:
-                await self._delete_objects(str(attachment_id), context)
+                await self._delete_objects(orphan.attachment_id, context)
             except BlobUnavailableError as exc:
                 log.warning("orphan sweep paused: object store unavailable", error=str(exc))
                 break
-            await self._forget([str(attachment_id)], context)
-            if kind == "record":
-                await self.store.delete_attachment(str(attachment_id), context)
-            collected.add(str(attachment_id))
+            await self.objects.forget([orphan.attachment_id], context)
+            if orphan.has_record:
+                await self.store.delete_attachment(orphan.attachment_id, context)
+            collected.add(orphan.attachment_id)
         if collected:
             log.info("orphan uploads collected", count=len(collected))
         return len(collected)
@@ -573,41 +534,9 @@ class OnPremAttachmentStore(AttachmentStore[RequestContext]):
             self._sweeper = None
 
 
+def _all_chunks(opener: Any) -> list[bytes]:
+    return list(opener.chunks())
+
+
 async def _once(data: bytes) -> AsyncIterator[bytes]:
     yield data
-
-
-class PreviewRefreshingStore(DuckDBStore):
-    """The Store, with image preview links re-signed on every read.
-
-    Why here: every path by which the library hands attachments to a client
-    (``threads.get_by_id``, ``items.list``, the user-message item echoed in a
-    stream, ``attachments.create``) reads them through ``load_thread_items``,
-    ``load_item`` or ``load_attachment`` with the caller's context, so signing
-    at this seam gives each reader a fresh, unexpired link. Stored payloads keep
-    whatever link they had; it is never trusted, only replaced.
-    """
-
-    attachments: OnPremAttachmentStore | None = None
-
-    def _fresh_item(self, item: ThreadItem, context: RequestContext) -> ThreadItem:
-        return self.attachments.refresh_item(item, context) if self.attachments else item
-
-    async def load_attachment(self, attachment_id: str, context: RequestContext) -> Attachment:
-        attachment = await super().load_attachment(attachment_id, context)
-        return self.attachments.refresh(attachment, context) if self.attachments else attachment
-
-    async def load_item(self, thread_id: str, item_id: str, context: RequestContext) -> ThreadItem:
-        return self._fresh_item(await super().load_item(thread_id, item_id, context), context)
-
-    async def load_thread_items(
-        self,
-        thread_id: str,
-        after: str | None,
-        limit: int,
-        order: str,
-        context: RequestContext,
-    ) -> Page[ThreadItem]:
-        page = await super().load_thread_items(thread_id, after, limit, order, context)
-        page.data = [self._fresh_item(item, context) for item in page.data]
-        return page

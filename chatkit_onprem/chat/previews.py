@@ -15,6 +15,11 @@ import hmac
 import math
 import time
 
+from chatkit.types import Attachment, ImageAttachment, ThreadItem, UserMessageItem
+from pydantic import AnyUrl
+
+from chatkit_onprem.context import RequestContext
+
 STEP_SECONDS = 300
 
 
@@ -45,3 +50,33 @@ class PreviewSigner:
         if expires < time.time():
             return "expired"
         return None
+
+
+class PreviewLinks:
+    """The store's read hook: every attachment a reader gets carries a freshly signed link.
+
+    Why at the store's reads: every path by which the library hands attachments to a
+    client (``threads.get_by_id``, ``items.list``, the user message echoed in a stream,
+    ``attachments.create``) reads them through ``load_thread_items``, ``load_item`` or
+    ``load_attachment`` with the caller's context, so signing there gives each reader an
+    unexpired link. Stored payloads keep whatever link they had; it is never trusted,
+    only replaced. ``data:`` URLs (``previews.mode: data_url``) are left as they are.
+    """
+
+    def __init__(self, signer: PreviewSigner) -> None:
+        self.signer = signer
+
+    def url(self, attachment_id: str, context: RequestContext) -> str:
+        return self.signer.url(context.public_base_url, context.tenant, context.user, attachment_id)
+
+    def attachment(self, attachment: Attachment, context: RequestContext) -> Attachment:
+        if isinstance(attachment, ImageAttachment) and not str(attachment.preview_url).startswith("data:"):
+            url = AnyUrl(self.url(attachment.id, context))  # model_copy does not validate
+            return attachment.model_copy(update={"preview_url": url})
+        return attachment
+
+    def item(self, item: ThreadItem, context: RequestContext) -> ThreadItem:
+        if isinstance(item, UserMessageItem) and item.attachments:
+            fresh = [self.attachment(a, context) for a in item.attachments]
+            return item.model_copy(update={"attachments": fresh})
+        return item

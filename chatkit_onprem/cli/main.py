@@ -7,11 +7,13 @@ import os
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
 import yaml
 from rich.console import Console
 
 from chatkit_onprem import __version__
+from chatkit_onprem.cli import export as _export  # noqa: F401 - registers 'admin export'
 from chatkit_onprem.cli.admin import admin_app
 from chatkit_onprem.config import (
     CONFIG_ENV,
@@ -22,7 +24,13 @@ from chatkit_onprem.config import (
     redacted_dump,
 )
 
-app = typer.Typer(help="Self-hosted, air-gapped ChatKit backend.", no_args_is_help=True)
+# Usage errors exit 1 (documented exit codes: 2 means "refused by the server").
+click.exceptions.UsageError.exit_code = 1
+app = typer.Typer(
+    help="Self-hosted, air-gapped ChatKit backend.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # a traceback must never print tokens held in locals
+)
 config_app = typer.Typer(help="Inspect and validate the configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(admin_app, name="admin")

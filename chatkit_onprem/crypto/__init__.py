@@ -1,25 +1,7 @@
-"""Encryption of attachment bytes before they reach a blob backend.
+"""Encryption at rest: the key hierarchy (KEK -> data keys per tenant, user and month).
 
-``keys`` holds the key provider interface (one configured key for now; key
-management plugs in behind the same interface); ``stream`` the chunked AES-GCM
-format that lets large files be encrypted and verified while they stream.
+``kek`` (key-encryption keys: keyring or Vault transit), ``deks`` (data keys, cached),
+``envelope`` (row payloads), ``blobs`` (uploads and previews, streaming), ``primitives``
+(Tink as we use it), ``server_secrets``; ``legacy_*`` read what releases before the
+hierarchy wrote, until the migration job has re-encrypted it.
 """
-
-from chatkit_onprem.crypto.keys import KeyProvider, StaticKeyProvider, UnknownKeyError, load_key_provider
-from chatkit_onprem.crypto.stream import (
-    IntegrityError,
-    StreamDecryptor,
-    StreamEncryptor,
-    binding,
-)
-
-__all__ = [
-    "IntegrityError",
-    "KeyProvider",
-    "StaticKeyProvider",
-    "StreamDecryptor",
-    "StreamEncryptor",
-    "UnknownKeyError",
-    "binding",
-    "load_key_provider",
-]

@@ -13,22 +13,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import UTC, datetime
-from typing import Any
 
 from chatkit_onprem import metrics
 from chatkit_onprem.context import RequestContext
 from chatkit_onprem.llm.routing import TurnUsage
 from chatkit_onprem.logging import get_logger
-from chatkit_onprem.store.database import Cursor, Database, insert_rows
+from chatkit_onprem.store.usage import UsageRow, UsageRows
 
 log = get_logger(__name__)
 
 
 class UsageRecorder:
-    def __init__(self, db: Database, flush_seconds: float = 1.0) -> None:
-        self.db = db
+    def __init__(self, rows: UsageRows, flush_seconds: float = 1.0) -> None:
+        self.rows = rows
         self.flush_seconds = flush_seconds
-        self._pending: list[tuple[Any, ...]] = []
+        self._pending: list[UsageRow] = []
         self._timer: asyncio.Task[None] | None = None
 
     async def record(self, context: RequestContext, thread_id: str, turn: TurnUsage) -> None:
@@ -61,20 +60,11 @@ class UsageRecorder:
             return
 
         try:
-            await self.db.write(lambda cursor: insert_rows(cursor, "usage", rows, chunk=500))
+            await self.rows.insert(rows)
         except Exception:
             log.exception("recording token usage failed", rows=len(rows))
 
     async def totals(self, context: RequestContext) -> dict[str, tuple[int, int]]:
         """The caller's own totals per alias (tenant- and user-scoped)."""
         await self.flush()
-
-        def query(cursor: Cursor) -> dict[str, tuple[int, int]]:
-            result = cursor.execute(
-                "SELECT alias, sum(input_tokens), sum(output_tokens) FROM usage"
-                " WHERE tenant = ? AND user_id = ? GROUP BY alias",
-                [context.tenant, context.user],
-            ).fetchall()
-            return {str(a): (int(i), int(o)) for a, i, o in result}
-
-        return await self.db.read(query)
+        return await self.rows.totals(context)

@@ -28,7 +28,7 @@ from concurrent.futures import Future
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from chatkit.store import NotFoundError, Store, StoreItemType
 from chatkit.types import (
@@ -44,13 +44,16 @@ from pydantic import BaseModel, TypeAdapter
 from chatkit_onprem.context import RequestContext
 from chatkit_onprem.ids import new_id
 from chatkit_onprem.logging import get_logger
-from chatkit_onprem.store.codec import PayloadCodec, PlainCodec
+from chatkit_onprem.store.codec import PayloadCodec, PlainCodec, Sealer, ShreddedError
 from chatkit_onprem.store.database import Cursor, Database, insert_rows
 
 log = get_logger(__name__)
 _ITEM = TypeAdapter[ThreadItem](ThreadItem)
-_ITEMS = "items (thread_id, id, tenant, user_id, type, created_at, seq, payload)"
-_ITEM_UPSERT = " ON CONFLICT (thread_id, id) DO UPDATE SET type = excluded.type, payload = excluded.payload"
+_ITEMS = "items (thread_id, id, tenant, user_id, type, created_at, seq, payload, key_month, key_id)"
+_ITEM_UPSERT = (
+    " ON CONFLICT (thread_id, id) DO UPDATE SET type = excluded.type, payload = excluded.payload,"
+    " key_month = excluded.key_month, key_id = excluded.key_id"
+)
 _ATTACHMENT = TypeAdapter[Attachment](Attachment)
 #: A thread this request has already loaded (the protocol precheck), for the library's
 #: own ``load_thread`` of the same id: one read per turn instead of two.
@@ -62,6 +65,22 @@ _HISTORY: ContextVar[tuple[str, RequestContext, int, list[ThreadItem]] | None] =
     "chatkit_onprem_preloaded_history", default=None
 )
 Order = Literal["asc", "desc"]
+
+
+class ReadHook(Protocol):
+    """Applied to every attachment and item a reader gets (e.g. re-signing preview links)."""
+
+    def attachment(self, attachment: Attachment, context: RequestContext) -> Attachment: ...
+
+    def item(self, item: ThreadItem, context: RequestContext) -> ThreadItem: ...
+
+
+class _NoHook:
+    def attachment(self, attachment: Attachment, context: RequestContext) -> Attachment:
+        return attachment
+
+    def item(self, item: ThreadItem, context: RequestContext) -> ThreadItem:
+        return item
 
 
 def to_utc(value: datetime) -> datetime:
@@ -76,9 +95,11 @@ class DuckDBStore(Store[RequestContext]):
         *,
         codec: PayloadCodec | None = None,
         max_page_size: int = 100,
+        read_hook: ReadHook | None = None,
     ) -> None:
         self.db = db
         self.codec = codec or PlainCodec()
+        self.hook: ReadHook = read_hook or _NoHook()
         self.max_page_size = max_page_size
         self._seq = db.write_sync(_max_seq)
         self.owners = ThreadOwners()
@@ -107,20 +128,45 @@ class DuckDBStore(Store[RequestContext]):
         return max(1, min(limit or 20, self.max_page_size))
 
     # --- payloads -------------------------------------------------------
-    def _encode(self, table: str, row_id: str, model: BaseModel) -> bytes:
-        return self.codec.encode(table, row_id, model.model_dump_json().encode())
+    # Sealing runs on the event loop (one AES-GCM call); opening runs on the reader or
+    # writer thread that fetched the row, where a data-key cache miss can use the cursor.
+    @staticmethod
+    def _seal(sealer: Sealer, table: str, row_id: str, model: BaseModel) -> bytes:
+        return sealer.seal(table, row_id, model.model_dump_json().encode())
 
-    def _decode(self, table: str, row_id: str, payload: bytes) -> bytes:
-        return self.codec.decode(table, row_id, payload)
+    def _thread_from(self, cur: Cursor, row: Any) -> ThreadMetadata:
+        """``row``: (id, payload, tenant, user_id, key_month)."""
+        return ThreadMetadata.model_validate_json(
+            self.codec.open(cur, "threads", row[0], row[2], row[3], row[4], bytes(row[1]))
+        )
 
-    def _thread_from(self, row_id: str, payload: bytes) -> ThreadMetadata:
-        return ThreadMetadata.model_validate_json(self._decode("threads", row_id, payload))
+    def _item_from(self, cur: Cursor, thread_id: str, row: Any) -> ThreadItem:
+        """``row``: (id, payload, tenant, user_id, key_month)."""
+        return _ITEM.validate_json(
+            self.codec.open(cur, "items", f"{thread_id}/{row[0]}", row[2], row[3], row[4], bytes(row[1]))
+        )
 
-    def _item_from(self, row_id: str, payload: bytes) -> ThreadItem:
-        return _ITEM.validate_json(self._decode("items", row_id, payload))
+    def _attachment_from(self, cur: Cursor, row: Any) -> Attachment:
+        """``row``: (id, payload, tenant, user_id, key_month)."""
+        return _ATTACHMENT.validate_json(
+            self.codec.open(cur, "attachments", row[0], row[2], row[3], row[4], bytes(row[1]))
+        )
 
-    def _attachment_from(self, row_id: str, payload: bytes) -> Attachment:
-        return _ATTACHMENT.validate_json(self._decode("attachments", row_id, payload))
+    def _items_from(self, cur: Cursor, thread_id: str, rows: list[Any]) -> list[ThreadItem]:
+        """Items of a page; rows whose key was destroyed read as deleted (skipped)."""
+        items = []
+        for row in rows:
+            try:
+                items.append(self._item_from(cur, thread_id, row))
+            except ShreddedError:
+                continue
+        return items
+
+    def _thread_row(self, cur: Cursor, thread_id: str, context: RequestContext) -> ThreadMetadata:
+        try:
+            return self._thread_from(cur, _thread_row(cur, thread_id, context))
+        except ShreddedError:
+            raise NotFoundError(f"thread {thread_id} not found") from None
 
     # --- threads --------------------------------------------------------
     async def load_thread(self, thread_id: str, context: RequestContext) -> ThreadMetadata:
@@ -143,14 +189,14 @@ class DuckDBStore(Store[RequestContext]):
         await self._settled(thread_id)
         limit = self.clamp(limit)
 
-        def query(cur: Cursor) -> tuple[bytes, list[Any]]:
-            payload = _thread_payload(cur, thread_id, context)
-            return payload, _page_rows(cur, thread_id, None, limit, "DESC", context)
+        def query(cur: Cursor) -> tuple[ThreadMetadata, list[ThreadItem]]:
+            thread = self._thread_row(cur, thread_id, context)
+            rows = _page_rows(cur, thread_id, None, limit, "DESC", context)
+            return thread, self._items_from(cur, thread_id, rows[:limit])
 
-        payload, rows = await self.db.read(query)
-        items = [self._item_from(r[0], r[1]) for r in rows[:limit]]
+        thread, items = await self.db.read(query)
         _HISTORY.set((thread_id, context, limit, items))
-        return self._thread_from(thread_id, payload), items
+        return thread, items
 
     @staticmethod
     def take_history(thread_id: str, limit: int, context: RequestContext) -> list[ThreadItem] | None:
@@ -164,14 +210,14 @@ class DuckDBStore(Store[RequestContext]):
     async def read_thread(self, thread_id: str, context: RequestContext) -> ThreadMetadata:
         await self._settled(thread_id)
 
-        payload = await self.db.read(lambda cur: _thread_payload(cur, thread_id, context))
-        return self._thread_from(thread_id, payload)
+        return await self.db.read(lambda cur: self._thread_row(cur, thread_id, context))
 
     async def save_thread(self, thread: ThreadMetadata, context: RequestContext) -> None:
         fields = thread.model_dump(exclude={"items"}) if isinstance(thread, Thread) else None
         meta = ThreadMetadata.model_validate(fields) if fields is not None else thread.model_copy()
         meta.created_at = to_utc(meta.created_at)
-        payload = self._encode("threads", meta.id, meta)
+        sealer = await self.codec.sealer(context.tenant, context.user)
+        payload = self._seal(sealer, "threads", meta.id, meta)
         now = datetime.now(UTC)
 
         def write(cur: Cursor) -> None:
@@ -182,8 +228,8 @@ class DuckDBStore(Store[RequestContext]):
                 known = cur.execute("SELECT tenant, user_id FROM threads WHERE id = ?", [meta.id]).fetchone()
             if known is None:
                 cur.execute(
-                    "INSERT INTO threads (id, tenant, user_id, created_at, updated_at, seq, status, payload)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO threads (id, tenant, user_id, created_at, updated_at, seq, status, payload,"
+                    " key_month, key_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
                         meta.id,
                         context.tenant,
@@ -193,12 +239,15 @@ class DuckDBStore(Store[RequestContext]):
                         self._next_seq(),
                         meta.status.type,
                         payload,
+                        sealer.month,
+                        sealer.key_id,
                     ],
                 )
             elif tuple(known) == (context.tenant, context.user):
                 cur.execute(
-                    "UPDATE threads SET updated_at = ?, status = ?, payload = ? WHERE id = ?",
-                    [now, meta.status.type, payload, meta.id],
+                    "UPDATE threads SET updated_at = ?, status = ?, payload = ?, key_month = ?, key_id = ?"
+                    " WHERE id = ?",
+                    [now, meta.status.type, payload, sealer.month, sealer.key_id, meta.id],
                 )
             else:
                 raise NotFoundError(f"thread {meta.id} not found")
@@ -238,7 +287,7 @@ class DuckDBStore(Store[RequestContext]):
         for thread_id in list(self._unsettled):  # at most one commit away
             await self._settled(thread_id)
 
-        def query(cur: Cursor) -> list[Any]:
+        def query(cur: Cursor) -> tuple[list[ThreadMetadata], bool]:
             where = "tenant = ? AND user_id = ?"
             args: list[Any] = [context.tenant, context.user]
             if after:
@@ -249,38 +298,42 @@ class DuckDBStore(Store[RequestContext]):
                 if key is None:
                     raise NotFoundError(f"thread {after} not found")
                 where, args = _after(where, args, key, direction)
-            return cur.execute(
-                f"SELECT id, payload FROM threads WHERE {where}"
+            rows = cur.execute(
+                f"SELECT id, payload, tenant, user_id, key_month FROM threads WHERE {where}"
                 f" ORDER BY created_at {direction}, seq {direction} LIMIT ?",
                 [*args, limit + 1],
             ).fetchall()
+            threads = []
+            for row in rows[:limit]:
+                try:
+                    threads.append(self._thread_from(cur, row))
+                except ShreddedError:
+                    continue  # its key was destroyed: it reads as deleted
+            return threads, len(rows) > limit
 
-        rows = await self.db.read(query)
-        threads = [self._thread_from(r[0], r[1]) for r in rows[:limit]]
-        return _page(threads, has_more=len(rows) > limit)
+        threads, has_more = await self.db.read(query)
+        return _page(threads, has_more=has_more)
 
     async def delete_thread(self, thread_id: str, context: RequestContext) -> None:
         await self.delete_thread_returning_attachments(thread_id, context)
 
-    async def delete_thread_returning_attachments(
-        self, thread_id: str, context: RequestContext
-    ) -> list[Attachment]:
-        """Delete the thread with its items, feedback and attachment records, in one transaction."""
+    async def delete_thread_returning_attachments(self, thread_id: str, context: RequestContext) -> list[str]:
+        """Delete the thread with its items, feedback and attachment records, in one transaction;
+        return the ids of the attachments whose bytes are to be removed next."""
 
-        def write(cur: Cursor) -> list[tuple[str, bytes]]:
+        def write(cur: Cursor) -> list[str]:
             _require_thread(cur, thread_id, context)
             attachments = cur.execute(
-                "SELECT id, payload FROM attachments WHERE thread_id = ? AND tenant = ? AND user_id = ?",
+                "SELECT id FROM attachments WHERE thread_id = ? AND tenant = ? AND user_id = ?",
                 [thread_id, context.tenant, context.user],
             ).fetchall()
             for table in ("items", "feedback", "attachments"):
                 cur.execute(f"DELETE FROM {table} WHERE thread_id = ?", [thread_id])
             cur.execute("DELETE FROM threads WHERE id = ?", [thread_id])
             self.owners.forget(thread_id)
-            return attachments
+            return [str(row[0]) for row in attachments]
 
-        rows = await self.db.write(write)
-        return [self._attachment_from(r[0], r[1]) for r in rows]
+        return await self.db.write(write)
 
     # --- items ----------------------------------------------------------
     async def load_thread_items(
@@ -295,12 +348,12 @@ class DuckDBStore(Store[RequestContext]):
         direction = _direction(order)
         await self._settled(thread_id)
 
-        def query(cur: Cursor) -> list[Any]:
-            return _page_rows(cur, thread_id, after, limit, direction, context)
+        def query(cur: Cursor) -> tuple[list[ThreadItem], bool]:
+            rows = _page_rows(cur, thread_id, after, limit, direction, context)
+            return self._items_from(cur, thread_id, rows[:limit]), len(rows) > limit
 
-        rows = await self.db.read(query)
-        items = [self._item_from(r[0], r[1]) for r in rows[:limit]]
-        return _page(items, has_more=len(rows) > limit)
+        items, has_more = await self.db.read(query)
+        return _page([self.hook.item(item, context) for item in items], has_more=has_more)
 
     async def add_thread_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
         """Usually a new item: inserted without the conflict clause (a re-added id is upserted)."""
@@ -316,10 +369,12 @@ class DuckDBStore(Store[RequestContext]):
     async def _write_items(
         self, thread_id: str, items: Iterable[ThreadItem], context: RequestContext, *, new: bool
     ) -> None:
-        rows: list[tuple[str, str, datetime, bytes]] = []
+        sealer = await self.codec.sealer(context.tenant, context.user)
+        rows: list[_ItemRow] = []
         for item in items:
             item = item.model_copy(update={"created_at": to_utc(item.created_at)})
-            rows.append((item.id, item.type, item.created_at, self._encode("items", item.id, item)))
+            payload = self._seal(sealer, "items", f"{thread_id}/{item.id}", item)
+            rows.append((item.id, item.type, item.created_at, payload, sealer.month, sealer.key_id))
         await self.db.write_grouped(self._item_runs, _ItemWrite(thread_id, context, rows, new))
 
     def _item_runs(self, cur: Cursor, requests: list[_ItemWrite], alone: bool) -> list[Any]:
@@ -341,11 +396,11 @@ class DuckDBStore(Store[RequestContext]):
                 outcomes.append(NotFoundError(f"thread {request.thread_id} not found"))
                 continue
             target = inserts if request.new and not alone else upserts
-            for item_id, item_type, created_at, payload in request.rows:
+            for item_id, item_type, created_at, payload, month, key_id in request.rows:
                 key = (request.thread_id, item_id)
                 row = inserts.pop(key, None) or upserts.get(key)
                 if row is not None:
-                    row[4], row[7] = item_type, payload
+                    row[4], row[7], row[8], row[9] = item_type, payload, month, key_id
                     upserts[key] = row
                     continue
                 target[key] = [
@@ -357,6 +412,8 @@ class DuckDBStore(Store[RequestContext]):
                     created_at,
                     self._next_seq(),
                     payload,
+                    month,
+                    key_id,
                 ]
             outcomes.append(None)
         insert_rows(cur, _ITEMS, list(inserts.values()))
@@ -369,16 +426,20 @@ class DuckDBStore(Store[RequestContext]):
         return outcomes
 
     async def load_item(self, thread_id: str, item_id: str, context: RequestContext) -> ThreadItem:
-        def query(cur: Cursor) -> Any:
-            return cur.execute(
-                "SELECT payload FROM items WHERE thread_id = ? AND id = ? AND tenant = ? AND user_id = ?",
+        def query(cur: Cursor) -> ThreadItem:
+            row = cur.execute(
+                "SELECT id, payload, tenant, user_id, key_month FROM items"
+                " WHERE thread_id = ? AND id = ? AND tenant = ? AND user_id = ?",
                 [thread_id, item_id, context.tenant, context.user],
             ).fetchone()
-
-        row = await self.db.read(query)
-        if row is None:
+            try:
+                if row is not None:
+                    return self._item_from(cur, thread_id, row)
+            except ShreddedError:
+                pass
             raise NotFoundError(f"item {item_id} not found")
-        return self._item_from(item_id, row[0])
+
+        return self.hook.item(await self.db.read(query), context)
 
     async def delete_thread_item(self, thread_id: str, item_id: str, context: RequestContext) -> None:
         def write(cur: Cursor) -> None:
@@ -390,7 +451,8 @@ class DuckDBStore(Store[RequestContext]):
 
     # --- attachments ----------------------------------------------------
     async def save_attachment(self, attachment: Attachment, context: RequestContext) -> None:
-        payload = self._encode("attachments", attachment.id, attachment)
+        sealer = await self.codec.sealer(context.tenant, context.user)
+        payload = self._seal(sealer, "attachments", attachment.id, attachment)
 
         def write(cur: Cursor) -> None:
             owner = cur.execute(
@@ -401,26 +463,38 @@ class DuckDBStore(Store[RequestContext]):
             if attachment.thread_id is not None:
                 _require_thread(cur, attachment.thread_id, context)
             cur.execute(
-                "INSERT INTO attachments (id, tenant, user_id, thread_id, created_at, payload)"
-                " VALUES (?, ?, ?, ?, now(), ?)"
+                "INSERT INTO attachments (id, tenant, user_id, thread_id, created_at, payload, key_month,"
+                " key_id) VALUES (?, ?, ?, ?, now(), ?, ?, ?)"
                 " ON CONFLICT (id) DO UPDATE SET thread_id = excluded.thread_id,"
-                " payload = excluded.payload",
-                [attachment.id, context.tenant, context.user, attachment.thread_id, payload],
+                " payload = excluded.payload, key_month = excluded.key_month, key_id = excluded.key_id",
+                [
+                    attachment.id,
+                    context.tenant,
+                    context.user,
+                    attachment.thread_id,
+                    payload,
+                    sealer.month,
+                    sealer.key_id,
+                ],
             )
 
         await self.db.write(write)
 
     async def load_attachment(self, attachment_id: str, context: RequestContext) -> Attachment:
-        def query(cur: Cursor) -> Any:
-            return cur.execute(
-                "SELECT payload FROM attachments WHERE id = ? AND tenant = ? AND user_id = ?",
+        def query(cur: Cursor) -> Attachment:
+            row = cur.execute(
+                "SELECT id, payload, tenant, user_id, key_month FROM attachments"
+                " WHERE id = ? AND tenant = ? AND user_id = ?",
                 [attachment_id, context.tenant, context.user],
             ).fetchone()
-
-        row = await self.db.read(query)
-        if row is None:
+            try:
+                if row is not None:
+                    return self._attachment_from(cur, row)
+            except ShreddedError:
+                pass
             raise NotFoundError(f"attachment {attachment_id} not found")
-        return self._attachment_from(attachment_id, row[0])
+
+        return self.hook.attachment(await self.db.read(query), context)
 
     async def delete_attachment(self, attachment_id: str, context: RequestContext) -> None:
         def write(cur: Cursor) -> None:
@@ -477,11 +551,15 @@ class DuckDBStore(Store[RequestContext]):
         await self.db.write(write)
 
 
+_ItemRow = tuple[str, str, datetime, bytes, str | None, int | None]
+"""(item id, type, created at, payload, key month, key id)."""
+
+
 @dataclass(frozen=True, slots=True)
 class _ItemWrite:
     thread_id: str
     context: RequestContext
-    rows: list[tuple[str, str, datetime, bytes]]
+    rows: list[_ItemRow]
     new: bool
 
 
@@ -539,7 +617,7 @@ def _max_seq(cur: Cursor) -> int:
 def _page_rows(
     cur: Cursor, thread_id: str, after: str | None, limit: int, direction: str, context: RequestContext
 ) -> list[Any]:
-    """Rows (id, payload, tenant, user_id) of one items page, plus one to tell ``has_more``.
+    """Rows (id, payload, tenant, user_id, key_month) of one items page, plus one to tell ``has_more``.
 
     Items carry their owner (written only after the thread's ownership was checked), so a
     non-empty page whose rows are the caller's proves ownership; the thread lookup is
@@ -559,7 +637,7 @@ def _page_rows(
             raise NotFoundError(f"item {after} not found")
         where, args = _after(where, args, key, direction)
     rows: list[Any] = cur.execute(
-        f"SELECT id, payload, tenant, user_id FROM items WHERE {where}"
+        f"SELECT id, payload, tenant, user_id, key_month FROM items WHERE {where}"
         f" ORDER BY created_at {direction}, seq {direction} LIMIT ?",
         [*args, limit + 1],
     ).fetchall()
@@ -570,19 +648,28 @@ def _page_rows(
     return rows
 
 
-def _thread_payload(cur: Cursor, thread_id: str, context: RequestContext) -> bytes:
+def _thread_row(cur: Cursor, thread_id: str, context: RequestContext) -> Any:
+    """(id, payload, tenant, user_id, key_month) of the caller's thread; NotFoundError otherwise."""
     row = cur.execute(
-        "SELECT payload FROM threads WHERE id = ? AND tenant = ? AND user_id = ?",
+        "SELECT id, payload, tenant, user_id, key_month FROM threads"
+        " WHERE id = ? AND tenant = ? AND user_id = ?",
         [thread_id, context.tenant, context.user],
     ).fetchone()
     if row is None:
         raise NotFoundError(f"thread {thread_id} not found")
-    return bytes(row[0])
+    return row
 
 
 def _require_thread(cur: Cursor, thread_id: str, context: RequestContext) -> None:
     """NotFoundError unless the caller owns the thread (a foreign one looks missing)."""
-    _thread_payload(cur, thread_id, context)
+    if (
+        cur.execute(
+            "SELECT 1 FROM threads WHERE id = ? AND tenant = ? AND user_id = ?",
+            [thread_id, context.tenant, context.user],
+        ).fetchone()
+        is None
+    ):
+        raise NotFoundError(f"thread {thread_id} not found")
 
 
 def _direction(order: str) -> Literal["ASC", "DESC"]:

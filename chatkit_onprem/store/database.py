@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import queue
 import threading
 from collections.abc import Callable, Sequence
@@ -65,6 +66,38 @@ class _Write:
 _STOP = object()
 
 
+class _Gate:
+    """Many readers, or one compaction: reads share it, swapping the file takes it alone."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._closed = False
+
+    def enter(self) -> None:
+        with self._cond:
+            while self._closed:
+                self._cond.wait()
+            self._readers += 1
+
+    def leave(self) -> None:
+        with self._cond:
+            self._readers -= 1
+            if self._readers == 0:
+                self._cond.notify_all()
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            while self._readers:
+                self._cond.wait()
+
+    def open(self) -> None:
+        with self._cond:
+            self._closed = False
+            self._cond.notify_all()
+
+
 class Database:
     def __init__(
         self,
@@ -77,27 +110,17 @@ class Database:
     ) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._conn = duckdb.connect(
-                str(path),
-                config={
-                    "memory_limit": memory_limit,
-                    "threads": threads,
-                    # Air-gapped: never download an extension at first use.
-                    "autoinstall_known_extensions": False,
-                    "autoload_known_extensions": False,
-                },
-            )
-        except duckdb.IOException as exc:
-            if "lock" in str(exc).lower():
-                raise DatabaseLockedError(
-                    f"{path} is held by another process (is a chatkit-onprem server running?). "
-                    "Stop it, or use the admin API instead of opening the file."
-                ) from exc
-            raise
-        # The server never reads or writes files other than its own database.
-        self._conn.execute("SET enable_external_access = false")
+        self._config: dict[str, Any] = {
+            "memory_limit": memory_limit,
+            "threads": threads,
+            # Air-gapped: never download an extension at first use.
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+        }
+        self._conn = self._connect()
         self._write_batch_max = write_batch_max
+        self._gate = _Gate()
+        self._generation = 0
         self._writes: queue.SimpleQueue[_Write | object] = queue.SimpleQueue()
         self._local = threading.local()
         self._cursor_lock = threading.Lock()
@@ -109,6 +132,20 @@ class Database:
         self._writer.start()
         self.commits = 0  # transactions committed (for metrics and benchmarks)
 
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        try:
+            conn = duckdb.connect(str(self.path), config=self._config)
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                raise DatabaseLockedError(
+                    f"{self.path} is held by another process (is a chatkit-onprem server running?). "
+                    "Stop it, or use the admin API instead of opening the file."
+                ) from exc
+            raise
+        # The server never reads or writes files other than its own database.
+        conn.execute("SET enable_external_access = false")
+        return conn
+
     # --- cursors -------------------------------------------------------
     def _new_cursor(self) -> Cursor:
         with self._cursor_lock:
@@ -118,10 +155,18 @@ class Database:
 
     def _reader_cursor(self) -> Cursor:
         cursor: Cursor | None = getattr(self._local, "cursor", None)
-        if cursor is None:
-            cursor = self._new_cursor()
+        if cursor is None or getattr(self._local, "generation", -1) != self._generation:
+            cursor = self._new_cursor()  # first use, or the file was compacted since
             self._local.cursor = cursor
+            self._local.generation = self._generation
         return cursor
+
+    def _read_on_thread(self, fn: Callable[[Cursor], T]) -> T:
+        self._gate.enter()
+        try:
+            return fn(self._reader_cursor())
+        finally:
+            self._gate.leave()
 
     # --- public API ----------------------------------------------------
     async def read(self, fn: Callable[[Cursor], T]) -> T:
@@ -129,7 +174,7 @@ class Database:
         if self._closed:
             raise DatabaseClosedError("database is closed")
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._readers, lambda: fn(self._reader_cursor()))
+        return await loop.run_in_executor(self._readers, self._read_on_thread, fn)
 
     async def write(self, fn: Callable[[Cursor], T]) -> T:
         """Run ``fn(cursor)`` inside a group-committed transaction; return once committed.
@@ -163,6 +208,49 @@ class Database:
         """Blocking variant for start-up code and tools (not for the event loop)."""
         return self.submit(fn).result()
 
+    async def compact(self) -> int:
+        """Rewrite the file so deleted rows leave no bytes behind (free pages keep them otherwise).
+
+        Runs on the writer thread, so writes wait; reads wait at the gate. The live data is
+        copied into a new file, which then replaces the old one. Returns the bytes saved.
+        """
+        future: Future[int] = Future()
+        self._writes.put(_Write(self._compact_on_writer, future))
+        return await asyncio.wrap_future(future)
+
+    def _compact_on_writer(self, _: Cursor) -> int:
+        before = self.path.stat().st_size
+        fresh = self.path.with_name(self.path.name + ".compact")
+        fresh.unlink(missing_ok=True)
+        self._gate.close()
+        try:
+            with self._cursor_lock:
+                for cursor in self._cursors:
+                    cursor.close()
+                self._cursors.clear()
+            self._conn.execute("CHECKPOINT")
+            name = str(self._conn.execute("SELECT current_database()").fetchone()[0])  # type: ignore[index]
+            self._conn.close()
+            # A connection of its own, allowed to write the second file.
+            copier = duckdb.connect(str(self.path), config=self._config)
+            try:
+                copier.execute("ATTACH ? AS compacted", [str(fresh)])
+                copier.execute(f'COPY FROM DATABASE "{name}" TO compacted')
+                copier.execute("DETACH compacted")
+            finally:
+                copier.close()
+            os.replace(fresh, self.path)
+            self.path.with_name(self.path.name + ".wal").unlink(missing_ok=True)
+        finally:
+            fresh.unlink(missing_ok=True)
+            self._conn = self._connect()
+            self._generation += 1
+            self._writer_cursor = self._new_cursor()
+            self._gate.open()
+        after = self.path.stat().st_size
+        log.info("database compacted", path=str(self.path), bytes_before=before, bytes_after=after)
+        return before - after
+
     def close(self) -> None:
         """Finish queued writes, checkpoint (fold the WAL into the file) and close."""
         if self._closed:
@@ -182,7 +270,6 @@ class Database:
 
     # --- writer thread -------------------------------------------------
     def _write_loop(self) -> None:
-        cursor = self._writer_cursor
         stopping = False
         while not stopping:
             first = self._writes.get()
@@ -198,7 +285,11 @@ class Database:
                     stopping = True
                     break
                 batch.append(nxt)  # type: ignore[arg-type]
-            self._commit_batch(cursor, batch)
+            if batch[0].fn == self._compact_on_writer:
+                self._run_exclusive(batch[0])
+                batch = batch[1:]
+            if batch:
+                self._commit_batch(self._writer_cursor, batch)
 
     def _commit_batch(self, cursor: Cursor, batch: list[_Write]) -> None:
         outcomes: list[Any] = []
@@ -228,6 +319,16 @@ class Database:
             return
         for write, outcome in zip(batch, outcomes, strict=True):
             _settle(write.future, outcome)
+
+    def _run_exclusive(self, write: _Write) -> None:
+        """Work that must run outside any transaction, with no other write queued in between."""
+        assert write.fn is not None
+        try:
+            outcome = write.fn(self._writer_cursor)
+        except Exception as exc:
+            _resolve(write.future, error=exc)
+            return
+        _resolve(write.future, result=outcome)
 
     def _run_alone(self, cursor: Cursor, write: _Write) -> None:
         try:

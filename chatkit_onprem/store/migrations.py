@@ -115,6 +115,94 @@ MIGRATIONS: Sequence[tuple[int, str, str]] = (
         CREATE INDEX usage_owner ON usage (tenant, user_id, "at");
         """,
     ),
+    (
+        5,
+        "data keys, key columns, jobs, erasure ledger, legal holds, audit chain",
+        """
+        CREATE TABLE data_keys (
+            tenant VARCHAR NOT NULL,
+            user_id VARCHAR NOT NULL,
+            month VARCHAR NOT NULL,
+            kek_version VARCHAR NOT NULL,
+            row_keyset VARCHAR,
+            blob_keyset VARCHAR,
+            row_primary BIGINT,
+            blob_primary BIGINT,
+            generation INTEGER NOT NULL,
+            state VARCHAR NOT NULL,
+            created_at TIMESTAMPTZ NOT NULL,
+            rotated_at TIMESTAMPTZ,
+            destroyed_at TIMESTAMPTZ,
+            PRIMARY KEY (tenant, user_id, month)
+        );
+        ALTER TABLE threads ADD COLUMN key_month VARCHAR;
+        ALTER TABLE threads ADD COLUMN key_id BIGINT;
+        ALTER TABLE items ADD COLUMN key_month VARCHAR;
+        ALTER TABLE items ADD COLUMN key_id BIGINT;
+        ALTER TABLE attachments ADD COLUMN key_month VARCHAR;
+        ALTER TABLE attachments ADD COLUMN key_id BIGINT;
+        CREATE TABLE server_secrets (
+            name VARCHAR PRIMARY KEY,
+            kek_version VARCHAR NOT NULL,
+            wrapped VARCHAR NOT NULL,
+            created_at TIMESTAMPTZ NOT NULL
+        );
+        CREATE TABLE jobs (
+            id VARCHAR PRIMARY KEY,
+            kind VARCHAR NOT NULL,
+            params VARCHAR NOT NULL,
+            state VARCHAR NOT NULL,
+            done BIGINT NOT NULL,
+            total BIGINT,
+            "cursor" VARCHAR,
+            result VARCHAR,
+            last_error VARCHAR,
+            created_by VARCHAR NOT NULL,
+            created_at TIMESTAMPTZ NOT NULL,
+            started_at TIMESTAMPTZ,
+            updated_at TIMESTAMPTZ NOT NULL,
+            finished_at TIMESTAMPTZ,
+            lease_owner VARCHAR,
+            lease_until TIMESTAMPTZ,
+            cancel_requested BOOLEAN NOT NULL
+        );
+        CREATE TABLE erasure_ledger (
+            id VARCHAR PRIMARY KEY,
+            scope VARCHAR NOT NULL,
+            tenant VARCHAR NOT NULL,
+            user_id VARCHAR,
+            before_month VARCHAR,
+            erased_at TIMESTAMPTZ NOT NULL,
+            actor VARCHAR NOT NULL
+        );
+        CREATE TABLE holds (
+            id VARCHAR PRIMARY KEY,
+            tenant VARCHAR NOT NULL,
+            user_id VARCHAR,
+            thread_id VARCHAR,
+            case_ref VARCHAR NOT NULL,
+            reason VARCHAR NOT NULL,
+            created_at TIMESTAMPTZ NOT NULL,
+            created_by VARCHAR NOT NULL,
+            released_at TIMESTAMPTZ,
+            released_by VARCHAR
+        );
+        CREATE TABLE audit_log (
+            seq BIGINT PRIMARY KEY,
+            "at" TIMESTAMPTZ NOT NULL,
+            actor VARCHAR NOT NULL,
+            auth_method VARCHAR NOT NULL,
+            verb VARCHAR NOT NULL,
+            tenant VARCHAR,
+            user_id VARCHAR,
+            params VARCHAR NOT NULL,
+            outcome VARCHAR NOT NULL,
+            counts VARCHAR NOT NULL,
+            prev_hash VARCHAR NOT NULL,
+            hash VARCHAR NOT NULL
+        );
+        """,
+    ),
 )
 
 

@@ -96,14 +96,14 @@ def test_wrong_secret_and_malformed_keys(prod_server: ServerProcess, tmp_path: P
 
 def test_cli_reports_a_wrong_admin_token(prod_server: ServerProcess, tmp_path: Path) -> None:
     result = cli(prod_server, tmp_path, "list", token="not-the-admin-token-at-all-xx")
-    assert result.returncode == 1
-    assert "HTTP 401" in result.stderr
+    assert result.returncode == 2, "refused by the server"
+    assert "refused (401" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_cli_reports_an_unreachable_server(tmp_path: Path) -> None:
     gone = ServerProcess(tmp_path / "never-started")
     result = cli(gone, tmp_path, "list")
-    assert result.returncode == 1 and "cannot reach the server" in result.stderr
+    assert result.returncode == 3 and "cannot reach the server" in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,16 @@ import pytest
 import yaml
 
 from chatkit_onprem.config import ConfigError, Settings, load_settings
-from chatkit_onprem.crypto import IntegrityError, StaticKeyProvider, StreamDecryptor, StreamEncryptor, binding
-from chatkit_onprem.crypto.stream import TAG, decrypt_bytes, encrypt_bytes
+from chatkit_onprem.crypto.legacy_keys import StaticKeyProvider
+from chatkit_onprem.crypto.legacy_stream import (
+    TAG,
+    IntegrityError,
+    StreamDecryptor,
+    StreamEncryptor,
+    binding,
+    decrypt_bytes,
+    encrypt_bytes,
+)
 from tests.support.client import ChatKitClient
 from tests.uploads.support import ACCESS_KEY, SECRET_KEY, MotoS3, png_bytes, upload_direct
 
@@ -142,3 +150,20 @@ def test_example_s3_config_runs_against_moto(
     assert image.status_code == 200, image.text
     assert moto.client().bucket_exists("example-bucket")
     assert alice.http.get(f"/files/{image.json()['id']}").content == png_bytes()
+
+
+def test_preview_links_expire_and_bind_their_owner() -> None:
+    from chatkit_onprem.chat.previews import PreviewSigner
+
+    signer = PreviewSigner(os.urandom(32), 3600)
+    url = httpx_params(signer.url("http://h", "acme", "alice", "atc_1"))
+    assert signer.verify("acme", "alice", "atc_1", int(url["exp"]), url["sig"]) is None
+    assert signer.verify("acme", "bob", "atc_1", int(url["exp"]), url["sig"]) == "invalid"
+    past = httpx_params(signer.url("http://h", "acme", "alice", "atc_1", now=0))
+    assert signer.verify("acme", "alice", "atc_1", int(past["exp"]), past["sig"]) == "expired"
+
+
+def httpx_params(url: str) -> dict[str, str]:
+    from urllib.parse import parse_qsl, urlsplit
+
+    return dict(parse_qsl(urlsplit(url).query))

@@ -98,12 +98,12 @@ def test_local_backend_encrypts_and_fails_closed(make_server) -> None:
     assert httpx.get(image["preview_url"]).status_code == 200
 
     data_dir = Path(server.config["data_dir"])
-    key_file = data_dir / "keys" / "blob.key"
+    key_file = data_dir / "keys" / "kek-keyring.json"  # the development KEK keyring
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert stat.S_IMODE(key_file.parent.stat().st_mode) == 0o700
     [path] = [p for p in (data_dir / "blobs").rglob(direct["id"])]
     on_disk = path.read_bytes()
-    assert on_disk.startswith(b"CKOE") and data[:100] not in on_disk
+    assert on_disk.startswith(b"CKO2") and data[:100] not in on_disk
     assert alice.http.get(f"/files/{direct['id']}").content == data
 
     path.write_bytes(on_disk[:-1] + bytes([on_disk[-1] ^ 0x80]))
@@ -122,3 +122,4 @@ def test_generated_key_survives_restart(make_server) -> None:
     server.start()
     assert alice.http.get(f"/files/{attachment['id']}").content == b"still readable\n"
     assert os.environ.get("CHATKIT_ONPREM_BLOBS__ENCRYPTION__KEY") is None
+    assert not (Path(server.config["data_dir"]) / "keys" / "blob.key").exists()  # no legacy key made

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from chatkit_onprem.crypto.keys import KeyProvider, UnknownKeyError
+from chatkit_onprem.crypto.legacy_keys import KeyProvider, UnknownKeyError
 
 MAGIC = b"CKOE"
 VERSION = 1

@@ -1,0 +1,257 @@
+"""The key jobs: KEK rotation, DEK rotation, and encrypting what was written before encryption.
+
+They run in the job runner (``residency.jobs``) while the server serves, in batches
+that each commit their progress and resume point:
+
+* ``keys.rotate_kek``: re-wrap every data key (and server secret) still wrapped by an
+  older KEK version under the current primary. Content is not touched.
+* ``keys.rotate_dek``: (1) give every data key in scope a new primary key (new writes
+  use it at once), (2) re-encrypt rows and objects still under an older key, (3) when
+  nothing uses the older keys any more, drop them from the keysets (their key material
+  is gone: a backup's copy of content under them is unreadable).
+* ``keys.encrypt_plaintext``: rows and objects written before this release (plain JSON,
+  objects under the single static key) are encrypted under their owners' data keys.
+  Queued automatically at start-up while any exist.
+
+Re-encrypted rows are written back with a guard on the payload read, so a request that
+changed a row meanwhile always wins (``store.reencrypt``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from functools import partial
+from typing import Any
+
+from chatkit_onprem.chat.attachments import OnPremAttachmentStore
+from chatkit_onprem.crypto.deks import DataKeys, KeyUnavailableError, SubjectKeys
+from chatkit_onprem.crypto.envelope import row_aad
+from chatkit_onprem.crypto.primitives import TinkError
+from chatkit_onprem.crypto.server_secrets import ServerSecrets
+from chatkit_onprem.logging import get_logger
+from chatkit_onprem.residency.jobs import JobContext, JobFailedError
+from chatkit_onprem.store import reencrypt
+from chatkit_onprem.store.codec import ENCRYPTED
+from chatkit_onprem.store.data_keys import DataKeyRows, WrappedDataKey
+from chatkit_onprem.store.database import Cursor, Database
+from chatkit_onprem.store.reencrypt import TABLES, EncryptedTable, StaleRow
+
+log = get_logger(__name__)
+
+ROTATE_KEK = "keys.rotate_kek"
+ROTATE_DEK = "keys.rotate_dek"
+ENCRYPT_PLAINTEXT = "keys.encrypt_plaintext"
+_KEY_PAGE = 200
+
+
+class KeyJobs:
+    def __init__(
+        self,
+        db: Database,
+        keys: DataKeys,
+        rows: DataKeyRows,
+        secrets: ServerSecrets,
+        attachments: OnPremAttachmentStore,
+        *,
+        batch_rows: int = 2000,
+    ) -> None:
+        self.db = db
+        self.keys = keys
+        self.rows = rows
+        self.secrets = secrets
+        self.attachments = attachments
+        self.batch_rows = batch_rows
+
+    # --- KEK ------------------------------------------------------------
+    async def rotate_kek(self, ctx: JobContext) -> dict[str, Any]:
+        await asyncio.to_thread(self.keys.kek.reload)
+        primary = self.keys.kek.primary()
+        where, args = "kek_version <> ?", [primary]
+        if ctx.total is None:
+            await ctx.report(total=await self.rows.count(where=where, args=args), cursor=None)
+        after = tuple(ctx.cursor) if ctx.cursor else None
+        rewrapped = 0
+        while page := await self.rows.page(after, _KEY_PAGE, where=where, args=args):  # type: ignore[arg-type]
+            for stored in page:
+                fresh = await asyncio.to_thread(self._rewrapped, stored)
+                if await self.rows.replace(fresh, expect_generation=stored.generation):
+                    self.keys.forget([stored.subject])
+                    rewrapped += 1
+            after = page[-1].subject
+            await ctx.report(add=len(page), cursor=list(after))
+        secrets = await self.db.write(self.secrets.rewrap_sync)
+        return {"kek_primary": primary, "data_keys_rewrapped": rewrapped, "server_secrets_rewrapped": secrets}
+
+    def _rewrapped(self, stored: WrappedDataKey) -> WrappedDataKey:
+        try:
+            return self.keys.rewrapped(stored)
+        except KeyUnavailableError as exc:
+            raise JobFailedError(str(exc)) from None
+
+    # --- DEK --------------------------------------------------------------
+    async def rotate_dek(self, ctx: JobContext) -> dict[str, Any]:
+        scope_where, scope_args = _scope(ctx.params)
+        state: dict[str, Any] = dict(ctx.cursor or {"phase": "keys", "after": None})
+        if ctx.total is None:
+            await ctx.report(total=await self.rows.count(where=scope_where, args=scope_args), cursor=state)
+        result: dict[str, Any] = dict(state.get("result", {}))
+        if state["phase"] == "keys":
+            after = tuple(state["after"]) if state["after"] else None
+            while page := await self.rows.page(after, _KEY_PAGE, where=scope_where, args=scope_args):  # type: ignore[arg-type]
+                for stored in page:
+                    wrapped, fresh = await asyncio.to_thread(self._rotated, stored)
+                    if await self.rows.replace(wrapped, expect_generation=stored.generation):
+                        self.keys.install(fresh)  # new writes use the new primary from now on
+                        result["keys_rotated"] = result.get("keys_rotated", 0) + 1
+                after = page[-1].subject
+                state = {"phase": "keys", "after": list(after), "result": result}
+                await ctx.report(add=len(page), cursor=state)
+            state = {"phase": "rows", "table": TABLES[0], "after": -1, "result": result}
+            await ctx.report(total=(ctx.total or 0) + await self._count_stale(plaintext=False), cursor=state)
+        if state["phase"] == "rows":
+            state = await self._reencrypt_rows(ctx, state, plaintext=False)
+        if state["phase"] == "blobs":
+            state = await self._reencrypt_blobs(ctx, state, legacy=False, then="trim")
+        if state["phase"] == "trim":
+            trimmed = await self._trim(scope_where, scope_args)
+            result = dict(state.get("result", {}))
+            result["old_keys_dropped_from"] = trimmed
+            state = {"phase": "done", "result": result}
+            await ctx.report(cursor=state)
+        return dict(state.get("result", {}))
+
+    def _rotated(self, stored: WrappedDataKey) -> tuple[WrappedDataKey, SubjectKeys]:
+        try:
+            return self.keys.rotated(stored)
+        except KeyUnavailableError as exc:
+            raise JobFailedError(str(exc)) from None
+
+    async def _trim(self, where: str, args: list[Any]) -> int:
+        """Drop non-primary keys, once no row or object in scope uses them (checked again here)."""
+        if await self._count_stale(plaintext=False):
+            raise JobFailedError("rows are still under an older key; run the job again")
+        trimmed = 0
+        after = None
+        while page := await self.rows.page(after, _KEY_PAGE, where=where, args=args):
+            for stored in page:
+                change = await asyncio.to_thread(self._trimmed, stored)
+                if change is not None and await self.rows.replace(
+                    change[0], expect_generation=stored.generation
+                ):
+                    self.keys.install(change[1])
+                    trimmed += 1
+            after = page[-1].subject
+        return trimmed
+
+    def _trimmed(self, stored: WrappedDataKey) -> tuple[WrappedDataKey, SubjectKeys] | None:
+        """The keyset without its older keys, or None when it holds only its primary."""
+        if len(self.keys.unwrap(stored).row_key_ids) <= 1:
+            return None
+        return self.keys.trimmed(stored)
+
+    # --- plaintext migration ---------------------------------------------
+    async def encrypt_plaintext(self, ctx: JobContext) -> dict[str, Any]:
+        state: dict[str, Any] = dict(ctx.cursor or {"phase": "rows", "table": TABLES[0], "after": -1})
+        if ctx.total is None:
+            await ctx.report(total=await self._count_stale(plaintext=True), cursor=state)
+        if state["phase"] == "rows":
+            state = await self._reencrypt_rows(ctx, state, plaintext=True)
+        if state["phase"] == "blobs":
+            state = await self._reencrypt_blobs(ctx, state, legacy=True, then="done")
+        return dict(state.get("result", {}))
+
+    async def _count_stale(self, *, plaintext: bool) -> int:
+        def count(cur: Any) -> int:
+            return sum(reencrypt.count_stale(cur, t, plaintext=plaintext) for t in TABLES)
+
+        return await self.db.read(count)
+
+    # --- shared batch loops -------------------------------------------------
+    async def _reencrypt_rows(
+        self, ctx: JobContext, state: dict[str, Any], *, plaintext: bool
+    ) -> dict[str, Any]:
+        result: dict[str, Any] = dict(state.get("result", {}))
+        tables = list(TABLES)
+        start = tables.index(state["table"])
+        for table in tables[start:]:
+            after = int(state["after"]) if state.get("table") == table else -1
+            while batch := await self.db.read(partial(self._stale, table, plaintext, after)):
+                updates = await self._reseal(table, batch, plaintext=plaintext)
+                changed = await self.db.write(partial(reencrypt.write_back, table=table, rows=updates))
+                after = batch[-1].rowid
+                result[f"{table}_reencrypted"] = result.get(f"{table}_reencrypted", 0) + changed
+                state = {"phase": "rows", "table": table, "after": after, "result": result}
+                await ctx.report(add=len(batch), cursor=state)
+        state = {"phase": "blobs", "after": "", "result": result}
+        await ctx.report(cursor=state)
+        return state
+
+    def _stale(self, table: EncryptedTable, plaintext: bool, after: int, cur: Cursor) -> list[StaleRow]:
+        return reencrypt.stale_rows(cur, table, plaintext=plaintext, after_rowid=after, limit=self.batch_rows)
+
+    async def _reseal(
+        self, table: EncryptedTable, batch: list[StaleRow], *, plaintext: bool
+    ) -> list[tuple[int, bytes, str, int, bytes]]:
+        """New payloads for a batch: decrypt (unless plain) and seal under the current keys."""
+        subjects: dict[tuple[str, str, str], SubjectKeys] = {}
+        out: list[tuple[int, bytes, str, int, bytes]] = []
+        for row in batch:
+            try:
+                if plaintext:
+                    keys = await self.keys.for_write(row.tenant, row.user)
+                    plain = row.payload
+                else:
+                    assert row.key_month is not None
+                    subject = (row.tenant, row.user, row.key_month)
+                    keys = subjects.get(subject) or await self.keys.for_read(subject)
+                    subjects[subject] = keys
+                    if row.payload[:1] != bytes([ENCRYPTED]):
+                        continue
+                    plain = keys.row.decrypt(
+                        row.payload[1:], row_aad(table, row.row_id, row.tenant, row.user)
+                    )
+            except (KeyUnavailableError, TinkError) as exc:
+                log.warning(
+                    "row skipped by re-encryption", table=table, row_id=row.row_id, error=str(exc)[:200]
+                )
+                continue
+            sealed = bytes([ENCRYPTED]) + keys.row.encrypt(
+                plain, row_aad(table, row.row_id, row.tenant, row.user)
+            )
+            out.append((row.rowid, sealed, keys.subject[2], keys.row_primary, row.payload))
+        return out
+
+    async def _reencrypt_blobs(
+        self, ctx: JobContext, state: dict[str, Any], *, legacy: bool, then: str
+    ) -> dict[str, Any]:
+        result: dict[str, Any] = dict(state.get("result", {}))
+        after = str(state.get("after", ""))
+        while page := await self.attachments.objects.stale_keys(after, 100, legacy=legacy):
+            for stale in page:
+                keys = None
+                if not legacy and stale.month is not None:
+                    try:
+                        keys = await self.keys.for_read((stale.tenant, stale.user, stale.month))
+                    except KeyUnavailableError:
+                        continue
+                if await self.attachments.reencrypt(
+                    stale.attachment_id, stale.tenant, stale.user, stale.has_preview, keys
+                ):
+                    result["objects_reencrypted"] = result.get("objects_reencrypted", 0) + 1
+            after = page[-1].attachment_id
+            state = {"phase": "blobs", "after": after, "result": result}
+            await ctx.report(cursor=state)
+        state = {"phase": then, "result": result}
+        await ctx.report(cursor=state)
+        return state
+
+
+def _scope(params: dict[str, Any]) -> tuple[str, list[Any]]:
+    where, args = [], []
+    if params.get("tenant"):
+        where.append("tenant = ?")
+        args.append(params["tenant"])
+    if params.get("user"):
+        where.append("user_id = ?")
+        args.append(params["user"])
+    return " AND ".join(where), args

@@ -1,0 +1,1 @@
+"""Data residency: erasure ledger, purges, exports, legal holds, retention, audit chain, jobs."""

@@ -1,0 +1,130 @@
+"""Retention: per-tenant maximum ages for threads (since last activity) and uploads.
+
+Applied by a scheduler in the server (``retention.interval_seconds``) and by
+``admin retention run`` (the chart's CronJob calls exactly that). Each run is a job
+(``residency.retention``) and is audited; legal holds always win: held threads and
+uploads are skipped and counted, never deleted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any
+
+from chatkit_onprem.config import RetentionSettings
+from chatkit_onprem.logging import get_logger
+from chatkit_onprem.residency.jobs import JobContext, JobRunner
+from chatkit_onprem.residency.purge import Purger
+from chatkit_onprem.store import purge as sql
+from chatkit_onprem.store.database import Database
+from chatkit_onprem.store.jobs import JobRows
+from chatkit_onprem.store.purge import PurgeScope
+
+log = get_logger(__name__)
+
+RETENTION = "residency.retention"
+_BATCH = 200
+
+
+class Retention:
+    def __init__(self, settings: RetentionSettings, db: Database, purger: Purger) -> None:
+        self.settings = settings
+        self.db = db
+        self.purger = purger
+        self._scheduler: asyncio.Task[None] | None = None
+
+    def _cutoffs(self, tenant: str, now: datetime) -> tuple[datetime | None, datetime | None]:
+        policy = self.settings.policy_for(tenant)
+        if policy is None:
+            return None, None
+        threads = now - timedelta(days=policy.thread_max_age_days) if policy.thread_max_age_days else None
+        uploads = now - timedelta(days=policy.upload_max_age_days) if policy.upload_max_age_days else None
+        return threads, uploads
+
+    async def plan(self) -> dict[str, Any]:
+        """What a run would delete now, per tenant (the dry run)."""
+        now = datetime.now(UTC)
+        tenants = await self.db.read(sql.tenants_with_data)
+        out: list[dict[str, Any]] = []
+        for tenant in tenants:
+            threads_cut, uploads_cut = self._cutoffs(tenant, now)
+            if threads_cut is None and uploads_cut is None:
+                continue
+            entry: dict[str, Any] = {"tenant": tenant}
+            if threads_cut is not None:
+                scope = PurgeScope("older_than", tenant=tenant, older_than=threads_cut)
+                counts, _ = await self.db.read(partial(sql.preview, scope=scope, exclude_held=True))
+                entry.update({"threads_older_than": threads_cut.isoformat(), **counts.public()})
+            if uploads_cut is not None:
+                entry["uploads_older_than"] = uploads_cut.isoformat()
+                entry["old_uploads"] = await self.db.read(
+                    partial(sql.count_old_uploads, tenant=tenant, cutoff=uploads_cut)
+                )
+            out.append(entry)
+        return {"policies": {k: v.model_dump() for k, v in self.settings.policies.items()}, "tenants": out}
+
+    async def run(self, ctx: JobContext) -> dict[str, Any]:
+        now = datetime.fromisoformat(ctx.params["at"])
+        state: dict[str, Any] = dict(ctx.cursor or {"done_tenants": [], "results": []})
+        tenants = await self.db.read(sql.tenants_with_data)
+        for tenant in tenants:
+            if tenant in state["done_tenants"]:
+                continue
+            threads_cut, uploads_cut = self._cutoffs(tenant, now)
+            result: dict[str, Any] = {"tenant": tenant, "threads": 0, "items": 0, "uploads": 0}
+            if threads_cut is not None:
+                scope = PurgeScope("older_than", tenant=tenant, older_than=threads_cut)
+                counts, _ = await self.db.read(partial(sql.preview, scope=scope, exclude_held=True))
+                result["skipped_held_threads"] = counts.skipped_held_threads
+                while batch := await self.db.read(
+                    partial(sql.next_threads, scope=scope, limit=_BATCH, exclude_held=True)
+                ):
+                    ids = [t[0] for t in batch]
+                    deleted, attachments = await self.db.write(partial(sql.delete_threads, thread_ids=ids))
+                    for thread_id in ids:
+                        self.purger.store.owners.forget(thread_id)
+                    await self.purger.delete_objects(attachments)
+                    result["threads"] += deleted.threads
+                    result["items"] += deleted.items
+                    result["uploads"] += len(attachments)
+                    await ctx.report(add=len(ids))
+            if uploads_cut is not None:
+                while batch := await self.db.read(
+                    partial(sql.old_uploads, tenant=tenant, cutoff=uploads_cut, limit=_BATCH)
+                ):
+                    await self.purger.delete_objects(batch)
+                    result["uploads"] += len(batch)
+                    await ctx.report(add=len(batch))
+            if threads_cut is not None or uploads_cut is not None:
+                state["results"].append(result)
+            state["done_tenants"].append(tenant)
+            await ctx.report(cursor=state)
+        return {"at": ctx.params["at"], "tenants": state["results"]}
+
+    # --- scheduler ------------------------------------------------------------
+    def start(self, runner: JobRunner, jobs: JobRows) -> None:
+        if self.settings.interval_seconds > 0 and self.settings.policies and self._scheduler is None:
+            self._scheduler = asyncio.get_running_loop().create_task(
+                self._every(runner, jobs), name="retention"
+            )
+
+    async def _every(self, runner: JobRunner, jobs: JobRows) -> None:
+        while True:
+            await asyncio.sleep(self.settings.interval_seconds)
+            try:
+                if await jobs.active_of_kind(RETENTION) is None:
+                    await runner.submit(
+                        RETENTION, {"at": datetime.now(UTC).isoformat()}, "retention-scheduler"
+                    )
+            except Exception:
+                log.exception("scheduling a retention run failed")
+
+    async def stop(self) -> None:
+        task, self._scheduler = self._scheduler, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
