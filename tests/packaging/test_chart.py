@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from chatkit_onprem.config import ENV_PREFIX, load_settings
+from chatkit_onprem.crypto.kek import load_kek
 from tests.packaging.chart import (
     CHART_DIR,
     ROOT,
@@ -154,7 +155,12 @@ def test_rendered_config_is_accepted_by_the_server_in_production(
     if settings.crypto.kek.provider == "vault":
         secret["vault-token"] = settings.crypto.kek.vault.token
     else:
-        secret["kek-keyring"] = settings.crypto.kek.keyring
+        assert settings.crypto.kek.keyring is None
+        assert settings.crypto.kek.keyring_path == mount / "kek-keyring"
+        keyring = json.loads(files["kek-keyring"])
+        kek = load_kek(settings)
+        assert kek.primary() == keyring["primary"]
+        assert [v.version for v in kek.versions()] == sorted(keyring["keys"])
     for key, value in secret.items():
         assert value is not None and value.get_secret_value() == files[key].strip(), key
     if name == "external_s3":
@@ -252,7 +258,9 @@ def test_generated_secrets_are_strong_kept_and_wired() -> None:
     assert env["CHATKIT_ONPREM_AUTH__ADMIN_TOKEN_FILE"] == f"{mount}/admin-token"
     assert env["CHATKIT_ONPREM_AUTH__METRICS_TOKEN_FILE"] == f"{mount}/metrics-token"
     assert env["CHATKIT_ONPREM_BLOBS__ENCRYPTION__KEY_FILE"] == f"{mount}/encryption-key"
-    assert env["CHATKIT_ONPREM_CRYPTO__KEK__KEYRING_FILE"] == f"{mount}/kek-keyring"
+    # A path the server re-reads, not a value read once: see the keyring rotation test.
+    assert env["CHATKIT_ONPREM_CRYPTO__KEK__KEYRING_PATH"] == f"{mount}/kek-keyring"
+    assert "CHATKIT_ONPREM_CRYPTO__KEK__KEYRING_FILE" not in env
     assert env["CHATKIT_ONPREM_EXPORTS__SIGNING_KEY_FILE"] == f"{mount}/export-signing-key"
     given = render(merged(PUBLIC, {"secrets": {"adminToken": "t" * 30}}))
     assert secret_data(given)["admin-token"] == "t" * 30
@@ -268,7 +276,7 @@ def test_vault_replaces_the_keyring_with_a_token() -> None:
     assert "kek-keyring" not in data and data["vault-token"] == "hvs.example-vault-token-0123456789"
     env = {e["name"]: e.get("value") for e in server_container(docs)["env"]}
     assert env["CHATKIT_ONPREM_CRYPTO__KEK__VAULT__TOKEN_FILE"].endswith("/vault-token")
-    assert "CHATKIT_ONPREM_CRYPTO__KEK__KEYRING_FILE" not in env
+    assert not any(name.startswith("CHATKIT_ONPREM_CRYPTO__KEK__KEYRING") for name in env)
     assert env["SSL_CERT_FILE"] == "/etc/chatkit-onprem/trust/ca.crt"  # Vault's CA: the one trust source
     egress = one(docs, "NetworkPolicy")["spec"]["egress"]
     assert {"port": 8200, "protocol": "TCP"} in egress[-1]["ports"]
