@@ -40,13 +40,22 @@ def trust_sources(
     paths = ssl.get_default_verify_paths()
     files: list[Path] = []
     dirs: list[Path] = []
-    for candidate in (paths.openssl_cafile, env.get("SSL_CERT_FILE") or None):
-        if candidate and Path(candidate).is_file() and Path(candidate) not in files:
-            files.append(Path(candidate))
-    for candidate in (paths.openssl_capath, env.get("SSL_CERT_DIR") or None):
-        if candidate and Path(candidate).is_dir() and Path(candidate) not in dirs:
-            dirs.append(Path(candidate))
-    if ca_bundle is not None and Path(ca_bundle) not in files:
+    seen: set[Path] = set()
+
+    def add(found: list[Path], candidate: str | Path | None, kind: str) -> None:
+        if not candidate:
+            return
+        path = Path(candidate)
+        exists = path.is_file() if kind == "file" else path.is_dir()
+        if exists and path.resolve() not in seen:  # the OS file is often a link to the same bundle
+            seen.add(path.resolve())
+            found.append(path)
+
+    add(files, paths.openssl_cafile, "file")
+    add(files, env.get("SSL_CERT_FILE"), "file")
+    add(dirs, paths.openssl_capath, "dir")
+    add(dirs, env.get("SSL_CERT_DIR"), "dir")
+    if ca_bundle is not None and Path(ca_bundle).resolve() not in seen:
         files.append(Path(ca_bundle))
     return files, dirs
 
@@ -69,7 +78,9 @@ def client_ssl_context(
     or the client certificate cannot be read or parsed.
     """
     env = os.environ if environ is None else environ
-    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+    # Not create_default_context(): it would load the system store once more on its own
+    # (OpenSSL's set_default_verify_paths), doubling the cost of every context.
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED, check_hostname
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     files, dirs = trust_sources(ca_bundle, environ=env)
     for wanted, name in ((env.get("SSL_CERT_FILE") or None, "SSL_CERT_FILE"), (ca_bundle, "ca_bundle")):

@@ -3,41 +3,31 @@
 from __future__ import annotations
 
 import base64
-import json
-from functools import cache
+import sys
 from pathlib import Path
 from typing import Any
 
 import helm_python
-import jsonschema
 import kubernetes_validate
 import yaml
 
+from tests.packaging.custom_resources import CustomResourceValidator, is_custom
+
 ROOT = Path(__file__).resolve().parents[2]
 CHART_DIR = ROOT / "helm" / "chatkit-onprem"
-CRD_DIR = Path(__file__).resolve().parent / "crds"
 # Oldest version Chart.yaml's kubeVersion allows, and a current one.
 KUBE_VERSIONS = ("1.27.0", "1.33.0")
 
 
-@cache
-def crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
-    """(apiVersion, kind) -> strict JSON schema, for the CRDs shipped in tests/packaging/crds."""
-    out: dict[tuple[str, str], dict[str, Any]] = {}
-    for path in sorted(CRD_DIR.glob("*.json")):
-        data = json.loads(path.read_text(encoding="utf-8"))
-        out[(data["apiVersion"], data["kind"])] = data["schema"]
-    return out
-
-
-def validate_manifest(manifest: dict[str, Any]) -> None:
-    """Strictly against the Kubernetes schemas, or the shipped CRD schema for custom kinds."""
-    custom = crd_schemas().get((manifest["apiVersion"], manifest["kind"]))
-    if custom is not None:
-        jsonschema.Draft7Validator(custom).validate(manifest)
-        return
-    for version in KUBE_VERSIONS:
-        kubernetes_validate.validate(manifest, version, strict=True)
+def validate_manifests(manifests: list[dict[str, Any]], custom: CustomResourceValidator) -> int:
+    """Built-in kinds strictly (no unknown fields) against the Kubernetes schemas; custom kinds
+    (HTTPRoute, ServiceMonitor, CloudNativePG Cluster) in one batch through ``custom``."""
+    for manifest in manifests:
+        if not is_custom(manifest):
+            for version in KUBE_VERSIONS:
+                kubernetes_validate.validate(manifest, version, strict=True)
+    custom.validate([m for m in manifests if is_custom(m)])
+    return len(manifests)
 
 
 def render(values: dict[str, Any], *, chart: str | Path = CHART_DIR) -> dict[str, list[dict[str, Any]]]:
@@ -55,14 +45,9 @@ def render(values: dict[str, Any], *, chart: str | Path = CHART_DIR) -> dict[str
     return docs
 
 
-def validate_all(docs: dict[str, list[dict[str, Any]]]) -> int:
-    """Validate every manifest (strict: no unknown fields); CRD kinds against the shipped schemas."""
-    count = 0
-    for manifests in docs.values():
-        for manifest in manifests:
-            validate_manifest(manifest)
-            count += 1
-    return count
+def validate_all(docs: dict[str, list[dict[str, Any]]], custom: CustomResourceValidator) -> int:
+    """Validate every rendered manifest; returns how many."""
+    return validate_manifests([m for manifests in docs.values() for m in manifests], custom)
 
 
 def one(docs: dict[str, list[dict[str, Any]]], kind: str) -> dict[str, Any]:
@@ -105,18 +90,22 @@ def server_container(docs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> int:
-    """``python -m tests.packaging.chart FILE...``: validate rendered manifests (scripts/check_helm_cli)."""
+    """``python -m tests.packaging.chart FILE...``: validate rendered manifests (scripts/check_helm_cli).
+
+    One validator (one node process) for all files; the first failing file is named."""
     count = 0
-    for name in argv:
-        for manifest in yaml.safe_load_all(Path(name).read_text(encoding="utf-8")):
-            if manifest:
-                validate_manifest(manifest)
-                count += 1
+    with CustomResourceValidator() as custom:
+        for name in argv:
+            text = Path(name).read_text(encoding="utf-8")
+            manifests = [m for m in yaml.safe_load_all(text) if m]
+            try:
+                count += validate_manifests(manifests, custom)
+            except Exception as exc:
+                print(f"{name}: {exc}", file=sys.stderr)
+                return 1
     print(f"{count} manifests valid")
     return 0
 
 
 if __name__ == "__main__":
-    import sys
-
     sys.exit(main(sys.argv[1:]))

@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import helm_python
-import jsonschema
 import pytest
 import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from chatkit_onprem.config import ENV_PREFIX, load_settings
+from chatkit_onprem.crypto.kek import load_kek
 from tests.packaging.chart import (
     CHART_DIR,
     ROOT,
@@ -32,7 +32,13 @@ from tests.packaging.chart import (
     secret_data,
     server_container,
     validate_all,
-    validate_manifest,
+    validate_manifests,
+)
+from tests.packaging.custom_resources import (
+    VALIDATOR_DIR,
+    CustomResourceError,
+    CustomResourceValidator,
+    ValidatorUnavailable,
 )
 
 PUBLIC = {"config": {"server": {"public_url": "https://chat.example.internal"}}}
@@ -81,9 +87,9 @@ def merged(*parts: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("name", sorted(VALUE_SETS))
-def test_value_set_renders_and_validates(name: str) -> None:
+def test_value_set_renders_and_validates(name: str, custom_resources: CustomResourceValidator) -> None:
     docs = render(VALUE_SETS[name])
-    assert validate_all(docs) >= 6
+    assert validate_all(docs, custom_resources) >= 6
     for manifests in docs.values():
         for manifest in manifests:
             meta = manifest["metadata"]
@@ -149,7 +155,12 @@ def test_rendered_config_is_accepted_by_the_server_in_production(
     if settings.crypto.kek.provider == "vault":
         secret["vault-token"] = settings.crypto.kek.vault.token
     else:
-        secret["kek-keyring"] = settings.crypto.kek.keyring
+        assert settings.crypto.kek.keyring is None
+        assert settings.crypto.kek.keyring_path == mount / "kek-keyring"
+        keyring = json.loads(files["kek-keyring"])
+        kek = load_kek(settings)
+        assert kek.primary() == keyring["primary"]
+        assert [v.version for v in kek.versions()] == sorted(keyring["keys"])
     for key, value in secret.items():
         assert value is not None and value.get_secret_value() == files[key].strip(), key
     if name == "external_s3":
@@ -247,7 +258,9 @@ def test_generated_secrets_are_strong_kept_and_wired() -> None:
     assert env["CHATKIT_ONPREM_AUTH__ADMIN_TOKEN_FILE"] == f"{mount}/admin-token"
     assert env["CHATKIT_ONPREM_AUTH__METRICS_TOKEN_FILE"] == f"{mount}/metrics-token"
     assert env["CHATKIT_ONPREM_BLOBS__ENCRYPTION__KEY_FILE"] == f"{mount}/encryption-key"
-    assert env["CHATKIT_ONPREM_CRYPTO__KEK__KEYRING_FILE"] == f"{mount}/kek-keyring"
+    # A path the server re-reads, not a value read once: see the keyring rotation test.
+    assert env["CHATKIT_ONPREM_CRYPTO__KEK__KEYRING_PATH"] == f"{mount}/kek-keyring"
+    assert "CHATKIT_ONPREM_CRYPTO__KEK__KEYRING_FILE" not in env
     assert env["CHATKIT_ONPREM_EXPORTS__SIGNING_KEY_FILE"] == f"{mount}/export-signing-key"
     given = render(merged(PUBLIC, {"secrets": {"adminToken": "t" * 30}}))
     assert secret_data(given)["admin-token"] == "t" * 30
@@ -263,7 +276,7 @@ def test_vault_replaces_the_keyring_with_a_token() -> None:
     assert "kek-keyring" not in data and data["vault-token"] == "hvs.example-vault-token-0123456789"
     env = {e["name"]: e.get("value") for e in server_container(docs)["env"]}
     assert env["CHATKIT_ONPREM_CRYPTO__KEK__VAULT__TOKEN_FILE"].endswith("/vault-token")
-    assert "CHATKIT_ONPREM_CRYPTO__KEK__KEYRING_FILE" not in env
+    assert not any(name.startswith("CHATKIT_ONPREM_CRYPTO__KEK__KEYRING") for name in env)
     assert env["SSL_CERT_FILE"] == "/etc/chatkit-onprem/trust/ca.crt"  # Vault's CA: the one trust source
     egress = one(docs, "NetworkPolicy")["spec"]["egress"]
     assert {"port": 8200, "protocol": "TCP"} in egress[-1]["ports"]
@@ -528,12 +541,12 @@ def test_postgres_dsn_from_a_secret_you_manage() -> None:
     assert "pw-in-values" not in config_map(password)["data"]["config.yaml"]
 
 
-def test_the_cloudnative_pg_example_cluster_is_valid() -> None:
+def test_the_cloudnative_pg_example_cluster_is_valid(custom_resources: CustomResourceValidator) -> None:
     cluster = yaml.safe_load((EXAMPLES_DIR / "cloudnative-pg" / "cluster.yaml").read_text())
-    validate_manifest(cluster)
-    bad = merged(cluster, {"spec": {"instancez": 3}})
-    with pytest.raises(jsonschema.ValidationError, match="instancez"):
-        validate_manifest(bad)
+    validate_manifests([cluster], custom_resources)
+    bad = merged(cluster, {"spec": {"instances": "three"}})
+    with pytest.raises(CustomResourceError, match="instances must be integer"):
+        validate_manifests([bad], custom_resources)
     # What the chart values name is what CloudNativePG creates for this cluster.
     values = VALUE_SETS["example_cloudnative-pg"]["database"]
     name = cluster["metadata"]["name"]
@@ -546,17 +559,44 @@ def test_the_cloudnative_pg_example_cluster_is_valid() -> None:
     assert values["user"] == cluster["spec"]["bootstrap"]["initdb"]["owner"]
 
 
-def test_crd_kinds_are_checked_against_their_shipped_schemas() -> None:
+def test_custom_resource_validation_rejects_wrong_types(custom_resources: CustomResourceValidator) -> None:
+    """The npm models' schemas really validate: a wrongly typed field fails, with the path named,
+    and every rejected object of a batch is reported."""
     monitor = one(render(VALUE_SETS["everything_on"]), "ServiceMonitor")
     route = one(render(VALUE_SETS["gateway_api"]), "HTTPRoute")
-    for manifest, path in ((monitor, ("spec", "endpoints", 0)), (route, ("spec", "rules", 0))):
-        broken = copy.deepcopy(manifest)
-        node: Any = broken
-        for part in path:
-            node = node[part]
-        node["bearerTokenSecretz" if manifest["kind"] == "ServiceMonitor" else "timeoutz"] = "x"
-        with pytest.raises(jsonschema.ValidationError):
-            validate_manifest(broken)
+    assert custom_resources.errors([monitor, route]) == [None, None]
+    bad_monitor = copy.deepcopy(monitor)
+    bad_monitor["spec"]["endpoints"][0]["interval"] = 30  # a duration string in the CRD
+    bad_route = copy.deepcopy(route)
+    bad_route["spec"]["rules"][0]["timeouts"]["request"] = 0
+    errors = custom_resources.errors([bad_monitor, route, bad_route])
+    assert errors[1] is None
+    assert errors[0] is not None and "/spec/endpoints/0/interval must be string" in errors[0]
+    assert errors[2] is not None and "/spec/rules/0/timeouts/request must be string" in errors[2]
+    with pytest.raises(CustomResourceError, match=r"ServiceMonitor chat-chatkit-onprem: .*HTTPRoute"):
+        validate_manifests([bad_monitor, bad_route], custom_resources)
+    # A kind of a covered group that the pinned packages do not know is an error, not a pass.
+    unknown = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoutez", "metadata": {"name": "x"}}
+    assert custom_resources.errors([unknown]) == ["no schema for gateway.networking.k8s.io/v1 HTTPRoutez"]
+
+
+def test_custom_resource_validator_fails_loudly_when_not_installed(tmp_path: Path) -> None:
+    """Missing or stale npm packages stop the tests with the fix named; they never pass or skip."""
+    for name in ("validate.mjs", "package.json"):
+        (tmp_path / name).write_text((VALIDATOR_DIR / name).read_text())
+    with pytest.raises(ValidatorUnavailable, match="node_modules is missing: run scripts/test-deps"):
+        CustomResourceValidator(tmp_path)
+    (tmp_path / "node_modules").mkdir()
+    with pytest.raises(ValidatorUnavailable, match=r"@kubernetes-models/\S+ is not installed"):
+        CustomResourceValidator(tmp_path)
+    pinned = json.loads((VALIDATOR_DIR / "package.json").read_text())
+    (tmp_path / "node_modules" / "@kubernetes-models").mkdir()
+    for package, version in pinned["dependencies"].items():
+        (tmp_path / "node_modules" / package).symlink_to(VALIDATOR_DIR / "node_modules" / package)
+        pinned["dependencies"][package] = version + "-other"
+    (tmp_path / "package.json").write_text(json.dumps(pinned))
+    with pytest.raises(ValidatorUnavailable, match=r"2\.0\.0 is installed, package\.json pins 2\.0\.0-other"):
+        CustomResourceValidator(tmp_path)
 
 
 def test_every_values_problem_is_reported_at_once() -> None:

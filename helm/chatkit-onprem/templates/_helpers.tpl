@@ -166,19 +166,35 @@ The application config file: values.config with the keys the chart owns forced
 {{- printf "CHATKIT_ONPREM_%s_FILE" (. | replace "." "__" | upper) -}}
 {{- end -}}
 
+{{/* CHATKIT_ONPREM_<PATH> for a dotted config key: crypto.kek.keyring_path -> CHATKIT_ONPREM_CRYPTO__KEK__KEYRING_PATH */}}
+{{- define "chatkit-onprem.envName" -}}
+{{- printf "CHATKIT_ONPREM_%s" (. | replace "." "__" | upper) -}}
+{{- end -}}
+
 {{/*
 Secret key -> config key, as JSON: the chart's own keys (wired whether the Secret is
-chart-made or yours) plus secrets.files.
+chart-made or yours) plus secrets.files. Read once at start-up (CHATKIT_ONPREM_<KEY>_FILE).
 */}}
 {{- define "chatkit-onprem.secretFiles" -}}
 {{- $files := dict "admin-token" "auth.admin_token" "metrics-token" "auth.metrics_token" "encryption-key" "blobs.encryption.key" "export-signing-key" "exports.signing_key" -}}
 {{- if eq (include "chatkit-onprem.kekProvider" .) "vault" -}}
 {{- $_ := set $files "vault-token" "crypto.kek.vault.token" -}}
-{{- else -}}
-{{- $_ := set $files "kek-keyring" "crypto.kek.keyring" -}}
 {{- end -}}
 {{- range $key, $configKey := .Values.secrets.files }}{{ $_ := set $files $key (toString (default "" $configKey)) }}{{ end -}}
 {{- toJson $files -}}
+{{- end -}}
+
+{{/*
+Secret key -> path setting, as JSON: keys the server re-reads from the mounted file itself.
+The keyring is re-read on every key operation, so a version added to the Secret reaches
+'admin keys rotate-kek' once kubelet has updated the mount (the volume has no subPath).
+*/}}
+{{- define "chatkit-onprem.secretPaths" -}}
+{{- $paths := dict -}}
+{{- if ne (include "chatkit-onprem.kekProvider" .) "vault" -}}
+{{- $_ := set $paths "kek-keyring" "crypto.kek.keyring_path" -}}
+{{- end -}}
+{{- toJson $paths -}}
 {{- end -}}
 
 {{/* The Secret and key libpq's PGPASSWORD comes from, as "name/key" (empty: none). */}}
