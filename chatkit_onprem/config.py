@@ -640,7 +640,17 @@ class CryptoSettings(StrictModel):
         "with the data (relative paths resolve against data_dir).",
     )
     rotation_batch_rows: int = Field(
-        2000, ge=1, le=100_000, description="Rows re-encrypted per batch by key-rotation jobs."
+        500,
+        ge=1,
+        le=100_000,
+        description="Rows re-encrypted per batch by key jobs (each batch holds the single writer once).",
+    )
+    rotation_duty_cycle: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="Share of time key jobs may keep busy: after a batch they pause so streams get the "
+        "writer (1: no pause, fastest job, most impact on time to first token).",
     )
 
 

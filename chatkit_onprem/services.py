@@ -117,7 +117,13 @@ class Services:
             secrets = ServerSecrets(kek, db)
             key_rows = DataKeyRows(db)
             key_jobs = KeyJobs(
-                db, data_keys, key_rows, secrets, attachments, batch_rows=settings.crypto.rotation_batch_rows
+                db,
+                data_keys,
+                key_rows,
+                secrets,
+                attachments,
+                batch_rows=settings.crypto.rotation_batch_rows,
+                duty_cycle=settings.crypto.rotation_duty_cycle,
             )
             purger = Purger(db, store, blobs, data_keys, ledger)
             runner.register(ROTATE_KEK, key_jobs.rotate_kek)

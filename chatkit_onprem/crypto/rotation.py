@@ -21,6 +21,7 @@ changed a row meanwhile always wins (``store.reencrypt``).
 from __future__ import annotations
 
 import asyncio
+import time
 from functools import partial
 from typing import Any
 
@@ -55,6 +56,7 @@ class KeyJobs:
         attachments: OnPremAttachmentStore,
         *,
         batch_rows: int = 2000,
+        duty_cycle: float = 1.0,
     ) -> None:
         self.db = db
         self.keys = keys
@@ -62,6 +64,7 @@ class KeyJobs:
         self.secrets = secrets
         self.attachments = attachments
         self.batch_rows = batch_rows
+        self.duty_cycle = duty_cycle
 
     # --- KEK ------------------------------------------------------------
     async def rotate_kek(self, ctx: JobContext) -> dict[str, Any]:
@@ -183,8 +186,10 @@ class KeyJobs:
         for table in tables[start:]:
             after = int(state["after"]) if state.get("table") == table else -1
             while batch := await self.db.read(partial(self._stale, table, plaintext, after)):
+                began = time.monotonic()
                 updates = await self._reseal(table, batch, plaintext=plaintext)
                 changed = await self.db.write(partial(reencrypt.write_back, table=table, rows=updates))
+                await self._pace(time.monotonic() - began)
                 after = batch[-1].rowid
                 result[f"{table}_reencrypted"] = result.get(f"{table}_reencrypted", 0) + changed
                 state = {"phase": "rows", "table": table, "after": after, "result": result}
@@ -193,40 +198,36 @@ class KeyJobs:
         await ctx.report(cursor=state)
         return state
 
+    async def _pace(self, busy: float) -> None:
+        """Leave serving its share: after a batch that took ``busy`` seconds, pause so the job
+        uses at most ``duty_cycle`` of the time (the single writer is what streams wait for)."""
+        if self.duty_cycle < 1.0:
+            await asyncio.sleep(busy * (1 / self.duty_cycle - 1))
+
     def _stale(self, table: EncryptedTable, plaintext: bool, after: int, cur: Cursor) -> list[StaleRow]:
         return reencrypt.stale_rows(cur, table, plaintext=plaintext, after_rowid=after, limit=self.batch_rows)
 
     async def _reseal(
         self, table: EncryptedTable, batch: list[StaleRow], *, plaintext: bool
     ) -> list[tuple[int, bytes, str, int, bytes]]:
-        """New payloads for a batch: decrypt (unless plain) and seal under the current keys."""
-        subjects: dict[tuple[str, str, str], SubjectKeys] = {}
-        out: list[tuple[int, bytes, str, int, bytes]] = []
+        """New payloads for a batch: decrypt (unless plain) and seal under the current keys.
+
+        The keys are fetched on the event loop (a cache miss may unwrap); the crypto for the
+        whole batch runs in a worker thread, so serving is not held up by it."""
+        keys: dict[tuple[str, str, str | None], SubjectKeys | None] = {}
         for row in batch:
+            subject = (row.tenant, row.user, None if plaintext else row.key_month)
+            if subject in keys:
+                continue
             try:
                 if plaintext:
-                    keys = await self.keys.for_write(row.tenant, row.user)
-                    plain = row.payload
+                    keys[subject] = await self.keys.for_write(row.tenant, row.user)
                 else:
-                    assert row.key_month is not None
-                    subject = (row.tenant, row.user, row.key_month)
-                    keys = subjects.get(subject) or await self.keys.for_read(subject)
-                    subjects[subject] = keys
-                    if row.payload[:1] != bytes([ENCRYPTED]):
-                        continue
-                    plain = keys.row.decrypt(
-                        row.payload[1:], row_aad(table, row.row_id, row.tenant, row.user)
-                    )
-            except (KeyUnavailableError, TinkError) as exc:
-                log.warning(
-                    "row skipped by re-encryption", table=table, row_id=row.row_id, error=str(exc)[:200]
-                )
-                continue
-            sealed = bytes([ENCRYPTED]) + keys.row.encrypt(
-                plain, row_aad(table, row.row_id, row.tenant, row.user)
-            )
-            out.append((row.rowid, sealed, keys.subject[2], keys.row_primary, row.payload))
-        return out
+                    keys[subject] = await self.keys.for_read((row.tenant, row.user, str(row.key_month)))
+            except KeyUnavailableError as exc:
+                log.warning("rows skipped by re-encryption: key unavailable", error=str(exc)[:200])
+                keys[subject] = None
+        return await asyncio.to_thread(_reseal_batch, table, batch, keys, plaintext)
 
     async def _reencrypt_blobs(
         self, ctx: JobContext, state: dict[str, Any], *, legacy: bool, then: str
@@ -262,3 +263,31 @@ def _scope(params: dict[str, Any]) -> tuple[str, list[Any]]:
         where.append("user_id = ?")
         args.append(params["user"])
     return " AND ".join(where), args
+
+
+def _reseal_batch(
+    table: EncryptedTable,
+    batch: list[StaleRow],
+    keys: dict[tuple[str, str, str | None], SubjectKeys | None],
+    plaintext: bool,
+) -> list[tuple[int, bytes, str, int, bytes]]:
+    prefix = bytes([ENCRYPTED])
+    out: list[tuple[int, bytes, str, int, bytes]] = []
+    for row in batch:
+        subject_keys = keys.get((row.tenant, row.user, None if plaintext else row.key_month))
+        if subject_keys is None:
+            continue
+        aad = row_aad(table, row.row_id, row.tenant, row.user)
+        try:
+            if plaintext:
+                plain = row.payload
+            elif row.payload[:1] != prefix:
+                continue
+            else:
+                plain = subject_keys.row.decrypt(row.payload[1:], aad)
+        except TinkError as exc:
+            log.warning("row skipped by re-encryption", table=table, row_id=row.row_id, error=str(exc)[:200])
+            continue
+        sealed = prefix + subject_keys.row.encrypt(plain, aad)
+        out.append((row.rowid, sealed, subject_keys.subject[2], subject_keys.row_primary, row.payload))
+    return out

@@ -1,0 +1,191 @@
+"""Shared pieces of the admin benchmarks: a fake upstream process, a server, streams, seeded data.
+
+The streams are the product's hot path (``scripts/bench_stream.py`` measures it alone);
+here they run beside admin work (key rotation, exports, purges) to measure its impact on
+time to first token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from tests.support.server import ServerProcess  # noqa: E402
+
+ADMIN_TOKEN = "bench-admin-token-0123456789abcdef"
+UPSTREAM = """
+import sys, time
+sys.path.insert(0, {root!r})
+from tests.llm.fakes import FakeUpstream, Reply
+tokens = [f"tok{{i}} " for i in range(40)]
+up = FakeUpstream(default=Reply(tokens=tokens, first_delay=0.05, token_delay=0.01, usage=(30, 40)))
+up.start()
+print(up.url, flush=True)
+while True:
+    time.sleep(3600)
+"""
+
+
+def start_upstream() -> tuple[subprocess.Popen[str], str]:
+    """The fake OpenAI-compatible upstream of bench_stream: 50 ms to the first token, 40 tokens 10 ms apart."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", UPSTREAM.format(root=str(ROOT))], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    return proc, proc.stdout.readline().strip()
+
+
+def server_config(upstream_url: str, data_dir: Path, **extra: Any) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "data_dir": str(data_dir),
+        "auth": {"admin_token": ADMIN_TOKEN},
+        "logging": {"level": "warning", "format": "json"},
+        "llm": {
+            "upstreams": {"fake": {"base_url": upstream_url, "timeouts": {"read": 30}}},
+            "aliases": {"default": {"upstream": "fake", "model": "bench"}},
+        },
+    }
+    config.update(extra)
+    return config
+
+
+@dataclass
+class Streams:
+    """``count`` clients, each running turns back to back until stopped; TTFTs recorded."""
+
+    url: str
+    count: int
+    ttft: list[float] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    turns: int = 0
+    _stop: bool = False
+
+    async def run_until(self, done: Callable[[], bool]) -> None:
+        async with httpx.AsyncClient(base_url=self.url, timeout=60, limits=httpx.Limits(max_connections=self.count + 5)) as http:
+            await asyncio.gather(*(self._client(http, n, done) for n in range(self.count)))
+
+    async def _client(self, http: httpx.AsyncClient, n: int, done: Callable[[], bool]) -> None:
+        headers = {"X-Dev-User": f"bench{n % 10}", "X-Dev-Tenant": "bench"}
+        body = {
+            "type": "threads.create",
+            "params": {"input": {"content": [{"type": "input_text", "text": "hello"}], "attachments": [], "inference_options": {}}},
+        }
+        while not done():
+            started = time.perf_counter()
+            first = 0.0
+            try:
+                async with http.stream("POST", "/chatkit", json=body, headers=headers) as response:
+                    async for chunk in response.aiter_bytes():
+                        if not first and b"content_part.text_delta" in chunk:
+                            first = time.perf_counter() - started
+                        if b'"type":"error"' in chunk:
+                            self.failures.append(chunk.decode(errors="replace")[:200])
+                if response.status_code != 200:
+                    self.failures.append(f"HTTP {response.status_code}")
+            except httpx.HTTPError as exc:
+                self.failures.append(repr(exc))
+            if first:
+                self.ttft.append(first)
+            self.turns += 1
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    return {
+        "p50_ms": round(percentile(values, 0.5) * 1000, 1),
+        "p99_ms": round(percentile(values, 0.99) * 1000, 1),
+        "mean_ms": round(statistics.fmean(values) * 1000, 1) if values else float("nan"),
+    }
+
+
+def admin(server: ServerProcess) -> httpx.Client:
+    return httpx.Client(base_url=f"{server.url}/admin/v1", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=300)
+
+
+def job_state(server: ServerProcess, job_id: str) -> dict[str, Any]:
+    with admin(server) as http:
+        return dict(http.get(f"/jobs/{job_id}").json())
+
+
+def seed(server: ServerProcess, *, users: int, threads_per_user: int, items_per_thread: int, big_user: tuple[str, int] | None = None) -> dict[str, int]:
+    """Write items through the real store (encrypted, grouped commits) into the stopped server's file."""
+    from chatkit.types import AssistantMessageContent, AssistantMessageItem, ThreadMetadata
+
+    from chatkit_onprem.config import load_settings
+    from chatkit_onprem.context import RequestContext
+    from chatkit_onprem.services import Services
+
+    settings = load_settings(server.config_path, check_production=False)
+    services = Services.build(settings)
+    counts = {"threads": 0, "items": 0}
+    text = "lorem ipsum dolor sit amet " * 20  # ~540 bytes, a typical answer chunk
+
+    async def one_user(user: str, threads: int, per_thread: int) -> None:
+        context = RequestContext(tenant="bench", user=user)
+        for t in range(threads):
+            thread_id = f"thr_{user}_{t}"
+            await services.store.save_thread(ThreadMetadata(id=thread_id, created_at=datetime.now(UTC), title=thread_id), context)
+            for start in range(0, per_thread, 500):
+                items = [
+                    AssistantMessageItem(
+                        id=f"msg_{user}_{t}_{n}",
+                        thread_id=thread_id,
+                        created_at=datetime.now(UTC),
+                        content=[AssistantMessageContent(text=text)],
+                    )
+                    for n in range(start, min(per_thread, start + 500))
+                ]
+                await services.store.save_items(thread_id, items, context)
+            counts["threads"] += 1
+            counts["items"] += per_thread
+
+    async def fill() -> None:
+        sem = asyncio.Semaphore(8)
+
+        async def guarded(user: str, threads: int, per_thread: int) -> None:
+            async with sem:
+                await one_user(user, threads, per_thread)
+
+        jobs = [guarded(f"user{u}", threads_per_user, items_per_thread) for u in range(users)]
+        if big_user is not None:
+            jobs.append(guarded(big_user[0], max(1, big_user[1] // 1000), min(1000, big_user[1])))
+        await asyncio.gather(*jobs)
+
+    try:
+        asyncio.run(fill())
+    finally:
+        services.db.close()
+    return counts
+
+
+def machine() -> str:
+    import platform
+
+    cpus = os.cpu_count()
+    load = os.getloadavg()[0]
+    return f"{platform.machine()}, {cpus} cores, {platform.python_implementation()} {platform.python_version()}, load average {load:.1f} at start"
+
+
+def dump(result: dict[str, Any]) -> None:
+    print(json.dumps(result, indent=2))
