@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scripts.benchlib.load import (  # noqa: E402
+from scripts.benchlib.load import (
     Streams,
     admin,
     dump,
@@ -39,7 +39,7 @@ from scripts.benchlib.load import (  # noqa: E402
     start_upstream,
     summary,
 )
-from tests.support.server import ServerProcess  # noqa: E402
+from tests.support.server import ServerProcess
 
 
 async def _turns(store: object, context: object, turns: int) -> float:
@@ -97,7 +97,9 @@ def cpu_per_turn(turns: int = 1000, rounds: int = 3) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--items", type=int, default=200_000)
     parser.add_argument("--streams", type=int, default=50)
     parser.add_argument("--baseline-seconds", type=float, default=15)
@@ -121,7 +123,9 @@ def main() -> None:
             users, per_thread = 50, 200
             threads = max(1, args.items // (users * per_thread))
             started = time.perf_counter()
-            result["seeded"] = seed(server, users=users, threads_per_user=threads, items_per_thread=per_thread)
+            result["seeded"] = seed(
+                server, users=users, threads_per_user=threads, items_per_thread=per_thread
+            )
             result["seed_seconds"] = round(time.perf_counter() - started, 1)
             server.start(timeout=60)
             try:
@@ -131,7 +135,11 @@ def main() -> None:
                 base = Streams(server.url, args.streams)
                 until = time.monotonic() + args.baseline_seconds
                 asyncio.run(base.run_until(lambda: time.monotonic() > until))
-                result["without_job"] = {**summary(base.ttft), "turns": base.turns, "failures": len(base.failures)}
+                result["without_job"] = {
+                    **summary(base.ttft),
+                    "turns": base.turns,
+                    "failures": len(base.failures),
+                }
 
                 with admin(server) as http:
                     job = http.post("/keys/rotate-dek", json={"confirm": True}).json()["job"]
@@ -155,7 +163,11 @@ def main() -> None:
                     "rows_per_second": round(rows / seconds) if seconds else None,
                     "result": final["result"],
                 }
-                result["with_job"] = {**summary(during.ttft), "turns": during.turns, "failures": len(during.failures)}
+                result["with_job"] = {
+                    **summary(during.ttft),
+                    "turns": during.turns,
+                    "failures": len(during.failures),
+                }
                 p99_before = result["without_job"]["p99_ms"]  # type: ignore[index]
                 p99_during = result["with_job"]["p99_ms"]  # type: ignore[index]
                 result["ttft_p99_impact_percent"] = round((p99_during / p99_before - 1) * 100, 1)

@@ -35,8 +35,8 @@ from chatkit_onprem.residency.jobs import JobContext, JobFailedError
 from chatkit_onprem.store import reencrypt
 from chatkit_onprem.store.codec import ENCRYPTED
 from chatkit_onprem.store.data_keys import DataKeyRows, WrappedDataKey
-from chatkit_onprem.store.database import Cursor, Database
-from chatkit_onprem.store.reencrypt import TABLES, EncryptedTable, StaleRow
+from chatkit_onprem.store.database import Database
+from chatkit_onprem.store.reencrypt import TABLES, EncryptedTable, Resealed, StaleRow
 
 log = get_logger(__name__)
 
@@ -184,19 +184,79 @@ class KeyJobs:
         tables = list(TABLES)
         start = tables.index(state["table"])
         for table in tables[start:]:
-            after = int(state["after"]) if state.get("table") == table else -1
-            while batch := await self.db.read(partial(self._stale, table, plaintext, after)):
+            after: int | None = int(state["after"]) if state.get("table") == table else -1
+            while after is not None:
                 began = time.monotonic()
-                updates = await self._reseal(table, batch, plaintext=plaintext)
-                changed = await self.db.write(partial(reencrypt.write_back, table=table, rows=updates))
-                await self._pace(time.monotonic() - began)
-                after = batch[-1].rowid
+                ahead = partial(
+                    reencrypt.subjects_ahead,
+                    table=table,
+                    plaintext=plaintext,
+                    after_rowid=after,
+                    limit=self.batch_rows,
+                )
+                for tenant, user, month in await self.db.read(ahead):  # load (or make) the keys first
+                    try:
+                        if month is None:
+                            await self.keys.for_write(tenant, user)
+                        else:
+                            await self.keys.for_read((tenant, user, month))
+                    except KeyUnavailableError:
+                        continue  # shredded meanwhile: its rows are skipped
+                read, changed, last = await self.db.write(
+                    partial(
+                        reencrypt.reencrypt_batch,
+                        table=table,
+                        plaintext=plaintext,
+                        after_rowid=after,
+                        limit=self.batch_rows,
+                        reseal=partial(self._reseal_on_writer, table, plaintext),
+                    )
+                )
+                if last is None:
+                    break
+                after = last
                 result[f"{table}_reencrypted"] = result.get(f"{table}_reencrypted", 0) + changed
                 state = {"phase": "rows", "table": table, "after": after, "result": result}
-                await ctx.report(add=len(batch), cursor=state)
+                await ctx.report(add=read, cursor=state)
+                await self._pace(time.monotonic() - began)
         state = {"phase": "blobs", "after": "", "result": result}
         await ctx.report(cursor=state)
         return state
+
+    def _reseal_on_writer(
+        self, table: EncryptedTable, plaintext: bool, batch: list[StaleRow]
+    ) -> list[Resealed]:
+        """Decrypt (unless plain) and seal under the current keys, on the writer thread. Keys come
+        from the cache (a thread cannot await): a row whose keys are not at hand waits for the
+        next pass."""
+        prefix = bytes([ENCRYPTED])
+        out: list[Resealed] = []
+        keys: dict[tuple[str, str, str | None], SubjectKeys | None] = {}
+        for row in batch:
+            subject = (row.tenant, row.user, None if plaintext else row.key_month)
+            if subject not in keys:
+                keys[subject] = (
+                    self.keys.current_cached(row.tenant, row.user) if plaintext else self._cached_or_none(row)
+                )
+            subject_keys = keys[subject]
+            if subject_keys is None:
+                continue
+            aad = row_aad(table, row.row_id, row.tenant, row.user)
+            try:
+                if plaintext:
+                    plain = row.payload
+                elif row.payload[:1] != prefix:
+                    continue
+                else:
+                    plain = subject_keys.row.decrypt(row.payload[1:], aad)
+            except TinkError as exc:
+                log.warning(
+                    "row skipped by re-encryption", table=table, row_id=row.row_id, error=str(exc)[:200]
+                )
+                continue
+            sealed = prefix + subject_keys.row.encrypt(plain, aad)
+            out.append((row, sealed, subject_keys.subject[2], subject_keys.row_primary))
+        return out
 
     async def _pace(self, busy: float) -> None:
         """Leave serving its share: after a batch that took ``busy`` seconds, pause so the job
@@ -204,30 +264,12 @@ class KeyJobs:
         if self.duty_cycle < 1.0:
             await asyncio.sleep(busy * (1 / self.duty_cycle - 1))
 
-    def _stale(self, table: EncryptedTable, plaintext: bool, after: int, cur: Cursor) -> list[StaleRow]:
-        return reencrypt.stale_rows(cur, table, plaintext=plaintext, after_rowid=after, limit=self.batch_rows)
-
-    async def _reseal(
-        self, table: EncryptedTable, batch: list[StaleRow], *, plaintext: bool
-    ) -> list[tuple[int, bytes, str, int, bytes]]:
-        """New payloads for a batch: decrypt (unless plain) and seal under the current keys.
-
-        The keys are fetched on the event loop (a cache miss may unwrap); the crypto for the
-        whole batch runs in a worker thread, so serving is not held up by it."""
-        keys: dict[tuple[str, str, str | None], SubjectKeys | None] = {}
-        for row in batch:
-            subject = (row.tenant, row.user, None if plaintext else row.key_month)
-            if subject in keys:
-                continue
-            try:
-                if plaintext:
-                    keys[subject] = await self.keys.for_write(row.tenant, row.user)
-                else:
-                    keys[subject] = await self.keys.for_read((row.tenant, row.user, str(row.key_month)))
-            except KeyUnavailableError as exc:
-                log.warning("rows skipped by re-encryption: key unavailable", error=str(exc)[:200])
-                keys[subject] = None
-        return await asyncio.to_thread(_reseal_batch, table, batch, keys, plaintext)
+    def _cached_or_none(self, row: StaleRow) -> SubjectKeys | None:
+        try:
+            return self.keys.cached_for((row.tenant, row.user, str(row.key_month)))
+        except KeyUnavailableError as exc:
+            log.warning("rows skipped by re-encryption: key unavailable", error=str(exc)[:200])
+            return None
 
     async def _reencrypt_blobs(
         self, ctx: JobContext, state: dict[str, Any], *, legacy: bool, then: str
@@ -263,31 +305,3 @@ def _scope(params: dict[str, Any]) -> tuple[str, list[Any]]:
         where.append("user_id = ?")
         args.append(params["user"])
     return " AND ".join(where), args
-
-
-def _reseal_batch(
-    table: EncryptedTable,
-    batch: list[StaleRow],
-    keys: dict[tuple[str, str, str | None], SubjectKeys | None],
-    plaintext: bool,
-) -> list[tuple[int, bytes, str, int, bytes]]:
-    prefix = bytes([ENCRYPTED])
-    out: list[tuple[int, bytes, str, int, bytes]] = []
-    for row in batch:
-        subject_keys = keys.get((row.tenant, row.user, None if plaintext else row.key_month))
-        if subject_keys is None:
-            continue
-        aad = row_aad(table, row.row_id, row.tenant, row.user)
-        try:
-            if plaintext:
-                plain = row.payload
-            elif row.payload[:1] != prefix:
-                continue
-            else:
-                plain = subject_keys.row.decrypt(row.payload[1:], aad)
-        except TinkError as exc:
-            log.warning("row skipped by re-encryption", table=table, row_id=row.row_id, error=str(exc)[:200])
-            continue
-        sealed = prefix + subject_keys.row.encrypt(plain, aad)
-        out.append((row.rowid, sealed, subject_keys.subject[2], subject_keys.row_primary, row.payload))
-    return out

@@ -76,14 +76,22 @@ class Streams:
     _stop: bool = False
 
     async def run_until(self, done: Callable[[], bool]) -> None:
-        async with httpx.AsyncClient(base_url=self.url, timeout=60, limits=httpx.Limits(max_connections=self.count + 5)) as http:
+        async with httpx.AsyncClient(
+            base_url=self.url, timeout=60, limits=httpx.Limits(max_connections=self.count + 5)
+        ) as http:
             await asyncio.gather(*(self._client(http, n, done) for n in range(self.count)))
 
     async def _client(self, http: httpx.AsyncClient, n: int, done: Callable[[], bool]) -> None:
         headers = {"X-Dev-User": f"bench{n % 10}", "X-Dev-Tenant": "bench"}
         body = {
             "type": "threads.create",
-            "params": {"input": {"content": [{"type": "input_text", "text": "hello"}], "attachments": [], "inference_options": {}}},
+            "params": {
+                "input": {
+                    "content": [{"type": "input_text", "text": "hello"}],
+                    "attachments": [],
+                    "inference_options": {},
+                }
+            },
         }
         while not done():
             started = time.perf_counter()
@@ -120,7 +128,9 @@ def summary(values: list[float]) -> dict[str, float]:
 
 
 def admin(server: ServerProcess) -> httpx.Client:
-    return httpx.Client(base_url=f"{server.url}/admin/v1", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=300)
+    return httpx.Client(
+        base_url=f"{server.url}/admin/v1", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=300
+    )
 
 
 def job_state(server: ServerProcess, job_id: str) -> dict[str, Any]:
@@ -128,7 +138,14 @@ def job_state(server: ServerProcess, job_id: str) -> dict[str, Any]:
         return dict(http.get(f"/jobs/{job_id}").json())
 
 
-def seed(server: ServerProcess, *, users: int, threads_per_user: int, items_per_thread: int, big_user: tuple[str, int] | None = None) -> dict[str, int]:
+def seed(
+    server: ServerProcess,
+    *,
+    users: int,
+    threads_per_user: int,
+    items_per_thread: int,
+    big_user: tuple[str, int] | None = None,
+) -> dict[str, int]:
     """Write items through the real store (encrypted, grouped commits) into the stopped server's file."""
     from chatkit.types import AssistantMessageContent, AssistantMessageItem, ThreadMetadata
 
@@ -145,7 +162,9 @@ def seed(server: ServerProcess, *, users: int, threads_per_user: int, items_per_
         context = RequestContext(tenant="bench", user=user)
         for t in range(threads):
             thread_id = f"thr_{user}_{t}"
-            await services.store.save_thread(ThreadMetadata(id=thread_id, created_at=datetime.now(UTC), title=thread_id), context)
+            await services.store.save_thread(
+                ThreadMetadata(id=thread_id, created_at=datetime.now(UTC), title=thread_id), context
+            )
             for start in range(0, per_thread, 500):
                 items = [
                     AssistantMessageItem(
