@@ -116,7 +116,7 @@ def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def summary(values: list[float]) -> dict[str, float]:
@@ -144,7 +144,7 @@ def seed(
     users: int,
     threads_per_user: int,
     items_per_thread: int,
-    big_user: tuple[str, int] | None = None,
+    big_users: dict[str, int] | None = None,
 ) -> dict[str, int]:
     """Write items through the real store (encrypted, grouped commits) into the stopped server's file."""
     from chatkit.types import AssistantMessageContent, AssistantMessageItem, ThreadMetadata
@@ -187,8 +187,8 @@ def seed(
                 await one_user(user, threads, per_thread)
 
         jobs = [guarded(f"user{u}", threads_per_user, items_per_thread) for u in range(users)]
-        if big_user is not None:
-            jobs.append(guarded(big_user[0], max(1, big_user[1] // 1000), min(1000, big_user[1])))
+        for name, items in (big_users or {}).items():  # threads of 1,000 items each
+            jobs.append(guarded(name, max(1, items // 1000), min(1000, items)))
         await asyncio.gather(*jobs)
 
     try:
