@@ -13,7 +13,7 @@ from chatkit_onprem.chat.protocol import ChatKitEndpoint, StreamRegistry
 from chatkit_onprem.chat.server import OnPremChatKitServer
 from chatkit_onprem.config import ConfigError, Settings
 from chatkit_onprem.crypto import load_key_provider
-from chatkit_onprem.http.ratelimit import RateLimiter
+from chatkit_onprem.http.ratelimit import RateLimiter, StreamAdmission
 from chatkit_onprem.llm.provider import AliasModelProvider
 from chatkit_onprem.llm.usage import UsageRecorder
 from chatkit_onprem.logging import get_logger
@@ -35,6 +35,7 @@ class Services:
     authenticator: Authenticator
     api_keys: ApiKeyStore
     limiter: RateLimiter
+    admission: StreamAdmission
     _drain: asyncio.Future[int] | None = field(default=None, init=False)
 
     @classmethod
@@ -85,6 +86,7 @@ class Services:
             authenticator=Authenticator(settings, api_keys),
             api_keys=api_keys,
             limiter=RateLimiter(settings.rate_limits),
+            admission=StreamAdmission(settings.server.max_streams),
         )
 
     def begin_shutdown(self) -> None:

@@ -16,19 +16,22 @@ benchmark): every statement pays ~0.1 ms of planning, a primary-key lookup
 CONFLICT`` ~2 ms of CPU. So a turn's writes avoid lookups whose answer this
 process already knows (``ThreadOwners``) and insert new items without the
 conflict clause (a duplicate id fails the batch, which is replayed with upserts).
+
+The store keeps no per-request state. What a streamed turn hands from one step to
+the next rides on ``context.turn`` (``chat.turn``), which the library passes to every
+store call: the thread the precheck read (``load_thread`` takes it instead of reading
+again), a new thread's first save (written in the same transaction as the thread's
+first item or attachment, so a create refused before then writes nothing), and the
+title the turn chose itself (a title the user stored meanwhile wins).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import threading
 from collections.abc import Iterable
-from concurrent.futures import Future
-from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from chatkit.store import NotFoundError, Store, StoreItemType
 from chatkit.types import (
@@ -47,19 +50,17 @@ from chatkit_onprem.logging import get_logger
 from chatkit_onprem.store.codec import PayloadCodec, PlainCodec
 from chatkit_onprem.store.database import Cursor, Database, insert_rows
 
+if TYPE_CHECKING:
+    from chatkit_onprem.chat.turn import Turn
+
 log = get_logger(__name__)
 _ITEM = TypeAdapter[ThreadItem](ThreadItem)
 _ITEMS = "items (thread_id, id, tenant, user_id, type, created_at, seq, payload)"
 _ITEM_UPSERT = " ON CONFLICT (thread_id, id) DO UPDATE SET type = excluded.type, payload = excluded.payload"
 _ATTACHMENT = TypeAdapter[Attachment](Attachment)
-#: A thread this request has already loaded (the protocol precheck), for the library's
-#: own ``load_thread`` of the same id: one read per turn instead of two.
-_PRELOADED: ContextVar[tuple[ThreadMetadata, RequestContext] | None] = ContextVar(
-    "chatkit_onprem_preloaded_thread", default=None
-)
-#: The history page read with it for a user-message turn: (thread id, caller, limit, items).
-_HISTORY: ContextVar[tuple[str, RequestContext, int, list[ThreadItem]] | None] = ContextVar(
-    "chatkit_onprem_preloaded_history", default=None
+_THREAD_INSERT = (
+    "INSERT INTO threads (id, tenant, user_id, created_at, updated_at, seq, status, payload)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
 Order = Literal["asc", "desc"]
 
@@ -82,7 +83,6 @@ class DuckDBStore(Store[RequestContext]):
         self.max_page_size = max_page_size
         self._seq = db.write_sync(_max_seq)
         self.owners = ThreadOwners()
-        self._unsettled: dict[str, Future[None]] = {}
 
     # --- ids ------------------------------------------------------------
     def generate_thread_id(self, context: RequestContext) -> str:
@@ -124,23 +124,15 @@ class DuckDBStore(Store[RequestContext]):
 
     # --- threads --------------------------------------------------------
     async def load_thread(self, thread_id: str, context: RequestContext) -> ThreadMetadata:
-        preloaded = _PRELOADED.get()
-        if preloaded is not None and preloaded[0].id == thread_id and preloaded[1] == context:
-            _PRELOADED.set(None)  # handed out once: the caller may change it
-            return preloaded[0]
+        turn: Turn | None = context.turn
+        if turn is not None and (read := turn.take_thread(thread_id)) is not None:
+            return read  # the precheck read it for this turn: one read instead of two
         return await self.read_thread(thread_id, context)
-
-    def preload(self, thread: ThreadMetadata, context: RequestContext) -> None:
-        """Keep ``thread`` (just read for ``context``) for the next ``load_thread`` of it in
-        this task. Only the request's own task sees it (a context variable)."""
-        _PRELOADED.set((thread, context))
 
     async def read_thread_and_history(
         self, thread_id: str, limit: int, context: RequestContext
     ) -> tuple[ThreadMetadata, list[ThreadItem]]:
-        """The thread and its ``limit`` newest items (newest first), in one reader round trip;
-        the history is kept for this request's turn (``take_history``)."""
-        await self._settled(thread_id)
+        """The thread and its ``limit`` newest items (newest first), in one reader round trip."""
         limit = self.clamp(limit)
 
         def query(cur: Cursor) -> tuple[bytes, list[Any]]:
@@ -149,21 +141,9 @@ class DuckDBStore(Store[RequestContext]):
 
         payload, rows = await self.db.read(query)
         items = [self._item_from(r[0], r[1]) for r in rows[:limit]]
-        _HISTORY.set((thread_id, context, limit, items))
         return self._thread_from(thread_id, payload), items
 
-    @staticmethod
-    def take_history(thread_id: str, limit: int, context: RequestContext) -> list[ThreadItem] | None:
-        """The newest-first history ``read_thread_and_history`` read in this request (once)."""
-        kept = _HISTORY.get()
-        if kept is None or kept[0] != thread_id or kept[1] != context or kept[2] < limit:
-            return None
-        _HISTORY.set(None)
-        return kept[3][:limit]
-
     async def read_thread(self, thread_id: str, context: RequestContext) -> ThreadMetadata:
-        await self._settled(thread_id)
-
         payload = await self.db.read(lambda cur: _thread_payload(cur, thread_id, context))
         return self._thread_from(thread_id, payload)
 
@@ -172,6 +152,16 @@ class DuckDBStore(Store[RequestContext]):
         meta = ThreadMetadata.model_validate(fields) if fields is not None else thread.model_copy()
         meta.created_at = to_utc(meta.created_at)
         payload = self._encode("threads", meta.id, meta)
+        turn: Turn | None = context.turn
+        if turn is not None and self.owners.is_fresh(meta.id):
+            # ``threads.create``: the row is written with the thread's first item (or an
+            # attachment bound to it), in one transaction; a create refused before that
+            # writes nothing. Other requests cannot see the id before it is written.
+            turn.first_save = _FirstSave(meta.id, meta.created_at, meta.status.type, payload)
+            return
+        # Within a turn, a title the turn did not choose (none, or its automatic one) must
+        # not replace a title the user stored meanwhile (``threads.update`` during the turn).
+        keep_stored_title = turn is not None and (meta.title is None or meta.title == turn.auto_title)
         now = datetime.now(UTC)
 
         def write(cur: Cursor) -> None:
@@ -181,62 +171,48 @@ class DuckDBStore(Store[RequestContext]):
             if known is None and not self.owners.is_fresh(meta.id):
                 known = cur.execute("SELECT tenant, user_id FROM threads WHERE id = ?", [meta.id]).fetchone()
             if known is None:
-                cur.execute(
-                    "INSERT INTO threads (id, tenant, user_id, created_at, updated_at, seq, status, payload)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        meta.id,
-                        context.tenant,
-                        context.user,
-                        meta.created_at,
-                        now,
-                        self._next_seq(),
-                        meta.status.type,
-                        payload,
-                    ],
+                _insert_thread(
+                    cur,
+                    _FirstSave(meta.id, meta.created_at, meta.status.type, payload),
+                    context,
+                    self._next_seq(),
                 )
             elif tuple(known) == (context.tenant, context.user):
+                final = self._titled(cur, meta, payload) if keep_stored_title else payload
                 cur.execute(
                     "UPDATE threads SET updated_at = ?, status = ?, payload = ? WHERE id = ?",
-                    [now, meta.status.type, payload, meta.id],
+                    [now, meta.status.type, final, meta.id],
                 )
             else:
                 raise NotFoundError(f"thread {meta.id} not found")
             self.owners.learn(meta.id, context.tenant, context.user)
 
-        if self.owners.is_fresh(meta.id):
-            # The first save of a thread this process just generated (``threads.create``):
-            # queued, not awaited. It holds no user data; the writer commits in queue order,
-            # so the acknowledgement of the thread's first item (awaited) implies it, and the
-            # two usually share one commit (one writer round trip less before the model call).
-            # Reads of the thread here wait for it (``_settled``).
-            future = self.db.submit(write)
-            self._unsettled[meta.id] = future
-            future.add_done_callback(lambda done: self._settle(meta.id, done))
-            return
         await self.db.write(write)
 
-    def _settle(self, thread_id: str, done: Future[None]) -> None:
-        """Writer thread: the queued first save is in (or failed)."""
-        if self._unsettled.get(thread_id) is done:
-            del self._unsettled[thread_id]
-        if done.exception() is not None:
-            log.error("saving a new thread failed", thread_id=thread_id, error=str(done.exception())[:300])
+    def _titled(self, cur: Cursor, meta: ThreadMetadata, payload: bytes) -> bytes:
+        """Writer thread: ``payload``, with the stored title if the user stored one."""
+        row = cur.execute("SELECT payload FROM threads WHERE id = ?", [meta.id]).fetchone()
+        stored = self._thread_from(meta.id, bytes(row[0])).title if row is not None else None
+        if stored is None or stored == meta.title:
+            return payload
+        return self._encode("threads", meta.id, meta.model_copy(update={"title": stored}))
 
-    async def _settled(self, thread_id: str) -> None:
-        """Read-your-writes for a thread whose first save is still queued."""
-        future = self._unsettled.get(thread_id)
-        if future is not None:
-            with contextlib.suppress(Exception):  # the read itself reports a missing thread
-                await asyncio.wrap_future(future)
+    def _first_save(self, thread_id: str | None, context: RequestContext) -> _FirstSave | None:
+        turn: Turn | None = context.turn
+        found = turn.first_save if turn is not None else None
+        return found if found is not None and found.thread_id == thread_id else None
+
+    def _saved_first(self, first: _FirstSave | None, context: RequestContext) -> None:
+        """The deferred first save went in with its write: the turn no longer carries it."""
+        turn: Turn | None = context.turn
+        if first is not None and turn is not None and turn.first_save is first:
+            turn.first_save = None
 
     async def load_threads(
         self, limit: int, after: str | None, order: str, context: RequestContext
     ) -> Page[ThreadMetadata]:
         limit = self.clamp(limit)
         direction = _direction(order)
-        for thread_id in list(self._unsettled):  # at most one commit away
-            await self._settled(thread_id)
 
         def query(cur: Cursor) -> list[Any]:
             where = "tenant = ? AND user_id = ?"
@@ -293,7 +269,6 @@ class DuckDBStore(Store[RequestContext]):
     ) -> Page[ThreadItem]:
         limit = self.clamp(limit)
         direction = _direction(order)
-        await self._settled(thread_id)
 
         def query(cur: Cursor) -> list[Any]:
             return _page_rows(cur, thread_id, after, limit, direction, context)
@@ -320,12 +295,29 @@ class DuckDBStore(Store[RequestContext]):
         for item in items:
             item = item.model_copy(update={"created_at": to_utc(item.created_at)})
             rows.append((item.id, item.type, item.created_at, self._encode("items", item.id, item)))
-        await self.db.write_grouped(self._item_runs, _ItemWrite(thread_id, context, rows, new))
+        first = self._first_save(thread_id, context)
+        await self.db.write_grouped(self._item_runs, _ItemWrite(thread_id, context, rows, new, first))
+        self._saved_first(first, context)
 
     def _item_runs(self, cur: Cursor, requests: list[_ItemWrite], alone: bool) -> list[Any]:
         """Writer thread: check owners, then one multi-row INSERT for new items and one
         upsert for the rest. In a batch, a "new" item whose id exists fails the statement
-        and so the batch; replayed ``alone``, it is upserted."""
+        and so the batch; replayed ``alone``, it is upserted. A new thread's deferred first
+        save goes in first, in the same transaction."""
+        for request in requests:
+            first = request.first
+            if first is None:
+                continue
+            # Replayed alone after a failed batch, what that batch learned was rolled back.
+            exists = self.owners.get(first.thread_id) is not None and not alone
+            if alone:
+                exists = (
+                    cur.execute("SELECT 1 FROM threads WHERE id = ?", [first.thread_id]).fetchone()
+                    is not None
+                )
+            if not exists:
+                _insert_thread(cur, first, request.context, self._next_seq())
+                self.owners.learn(first.thread_id, request.context.tenant, request.context.user)
         unknown = sorted({r.thread_id for r in requests if self.owners.get(r.thread_id) is None})
         if unknown:
             for thread_id, tenant, user in cur.execute(
@@ -391,6 +383,7 @@ class DuckDBStore(Store[RequestContext]):
     # --- attachments ----------------------------------------------------
     async def save_attachment(self, attachment: Attachment, context: RequestContext) -> None:
         payload = self._encode("attachments", attachment.id, attachment)
+        first = self._first_save(attachment.thread_id, context)
 
         def write(cur: Cursor) -> None:
             owner = cur.execute(
@@ -398,6 +391,12 @@ class DuckDBStore(Store[RequestContext]):
             ).fetchone()
             if owner is not None and owner != (context.tenant, context.user):
                 raise NotFoundError(f"attachment {attachment.id} not found")
+            if (
+                first is not None
+                and not cur.execute("SELECT 1 FROM threads WHERE id = ?", [first.thread_id]).fetchone()
+            ):
+                _insert_thread(cur, first, context, self._next_seq())
+                self.owners.learn(first.thread_id, context.tenant, context.user)
             if attachment.thread_id is not None:
                 _require_thread(cur, attachment.thread_id, context)
             cur.execute(
@@ -409,6 +408,7 @@ class DuckDBStore(Store[RequestContext]):
             )
 
         await self.db.write(write)
+        self._saved_first(first, context)
 
     async def load_attachment(self, attachment_id: str, context: RequestContext) -> Attachment:
         def query(cur: Cursor) -> Any:
@@ -478,11 +478,38 @@ class DuckDBStore(Store[RequestContext]):
 
 
 @dataclass(frozen=True, slots=True)
+class _FirstSave:
+    """A new thread's row, deferred until its first item or attachment is written."""
+
+    thread_id: str
+    created_at: datetime
+    status: str
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class _ItemWrite:
     thread_id: str
     context: RequestContext
     rows: list[tuple[str, str, datetime, bytes]]
     new: bool
+    first: _FirstSave | None = None
+
+
+def _insert_thread(cur: Cursor, first: _FirstSave, context: RequestContext, seq: int) -> None:
+    cur.execute(
+        _THREAD_INSERT,
+        [
+            first.thread_id,
+            context.tenant,
+            context.user,
+            first.created_at,
+            datetime.now(UTC),
+            seq,
+            first.status,
+            first.payload,
+        ],
+    )
 
 
 class ThreadOwners:
