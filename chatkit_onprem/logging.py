@@ -102,14 +102,18 @@ def configure_logging(
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # openai-agents logs model and tool payloads at DEBUG unless told not to; ours decides.
-    from agents import _debug as agents_debug
-
-    agents_debug.DONT_LOG_MODEL_DATA = not log_content
-    agents_debug.DONT_LOG_TOOL_DATA = not log_content
+    # openai-agents logs model and tool payloads at DEBUG only when its environment says so
+    # (read at import): ``serve`` sets it from ``logging.log_content`` before the worker starts.
     # The chatkit library logs every request op at INFO; keep it at WARNING unless debugging.
     for noisy in ("chatkit", "openai", "httpx", "httpcore", "openai.agents"):
         logging.getLogger(noisy).setLevel(logging.WARNING if level != "debug" else logging.DEBUG)
+
+
+def agents_log_environment(log_content: bool) -> dict[str, str]:
+    """The Agents SDK's own switches for logging model and tool payloads (its public
+    environment variables, read when it is imported): off unless content logging is on."""
+    flag = "0" if log_content else "1"
+    return {"OPENAI_AGENTS_DONT_LOG_MODEL_DATA": flag, "OPENAI_AGENTS_DONT_LOG_TOOL_DATA": flag}
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

@@ -21,6 +21,7 @@ Nothing here is shared between requests; the per-thread lock lives in ``chat.thr
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,6 +51,8 @@ class Turn:
     #: The task running the turn's stream (cancelled when the thread is deleted).
     task: asyncio.Task[Any] | None = None
     cancel_requested: bool = False
+    #: When the turn began (monotonic): the store compares it with outside-a-turn saves.
+    started: float = field(default_factory=time.monotonic)
     #: It found another turn running on its thread and waited for it: what the client
     #: saw of the thread when it sent the request may have changed since.
     waited: bool = False

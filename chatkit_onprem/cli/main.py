@@ -21,6 +21,7 @@ from chatkit_onprem.config import (
     load_settings,
     redacted_dump,
 )
+from chatkit_onprem.logging import agents_log_environment
 
 app = typer.Typer(help="Self-hosted, air-gapped ChatKit backend.", no_args_is_help=True)
 config_app = typer.Typer(help="Inspect and validate the configuration.", no_args_is_help=True)
@@ -72,6 +73,8 @@ def serve(
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     # The worker process resolves data_dir the same way: pin it to an absolute path.
     os.environ["CHATKIT_ONPREM_DATA_DIR"] = str(settings.data_dir.resolve())
+    # The worker imports the Agents SDK, which reads these once: whatever the environment said.
+    os.environ.update(agents_log_environment(settings.logging.log_content))
     server = settings.server
     connections = fit_open_files(server.max_connections)
     Server(

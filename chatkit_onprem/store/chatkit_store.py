@@ -28,6 +28,7 @@ title the turn chose itself (a title the user stored meanwhile wins).
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -58,11 +59,11 @@ _ITEM = TypeAdapter[ThreadItem](ThreadItem)
 _ITEMS = "items (thread_id, id, tenant, user_id, type, created_at, seq, payload)"
 _ITEM_UPSERT = " ON CONFLICT (thread_id, id) DO UPDATE SET type = excluded.type, payload = excluded.payload"
 _ATTACHMENT = TypeAdapter[Attachment](Attachment)
-_THREAD_INSERT = (
-    "INSERT INTO threads (id, tenant, user_id, created_at, updated_at, seq, status, payload)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-)
+_THREADS = "threads (id, tenant, user_id, created_at, updated_at, seq, status, payload)"
 Order = Literal["asc", "desc"]
+#: Outside-a-turn thread saves remembered (a turn longer than this many renames elsewhere
+#: could miss one, and its automatic title would win).
+_OUTSIDE_SAVES_KEPT = 10_000
 
 
 def to_utc(value: datetime) -> datetime:
@@ -83,6 +84,8 @@ class DuckDBStore(Store[RequestContext]):
         self.max_page_size = max_page_size
         self._seq = db.write_sync(_max_seq)
         self.owners = ThreadOwners()
+        #: Thread id → when it was last saved outside a turn (``threads.update``), newest last.
+        self._outside_saves: dict[str, float] = {}
 
     # --- ids ------------------------------------------------------------
     def generate_thread_id(self, context: RequestContext) -> str:
@@ -161,7 +164,17 @@ class DuckDBStore(Store[RequestContext]):
             return
         # Within a turn, a title the turn did not choose (none, or its automatic one) must
         # not replace a title the user stored meanwhile (``threads.update`` during the turn).
-        keep_stored_title = turn is not None and (meta.title is None or meta.title == turn.auto_title)
+        # Only a save made outside a turn since this turn began can have stored one; noted
+        # before that save is queued, so a turn save queued after it always sees it.
+        keep_stored_title = (
+            turn is not None
+            and (meta.title is None or meta.title == turn.auto_title)
+            and self._outside_saves.get(meta.id, -1.0) >= turn.started
+        )
+        if turn is None:
+            self._outside_saves[meta.id] = time.monotonic()
+            if len(self._outside_saves) > _OUTSIDE_SAVES_KEPT:
+                del self._outside_saves[next(iter(self._outside_saves))]
         now = datetime.now(UTC)
 
         def write(cur: Cursor) -> None:
@@ -304,6 +317,7 @@ class DuckDBStore(Store[RequestContext]):
         upsert for the rest. In a batch, a "new" item whose id exists fails the statement
         and so the batch; replayed ``alone``, it is upserted. A new thread's deferred first
         save goes in first, in the same transaction."""
+        new_threads: list[list[Any]] = []
         for request in requests:
             first = request.first
             if first is None:
@@ -316,8 +330,9 @@ class DuckDBStore(Store[RequestContext]):
                     is not None
                 )
             if not exists:
-                _insert_thread(cur, first, request.context, self._next_seq())
+                new_threads.append(_thread_row(first, request.context, self._next_seq()))
                 self.owners.learn(first.thread_id, request.context.tenant, request.context.user)
+        insert_rows(cur, _THREADS, new_threads)  # one statement for the batch's new threads
         unknown = sorted({r.thread_id for r in requests if self.owners.get(r.thread_id) is None})
         if unknown:
             for thread_id, tenant, user in cur.execute(
@@ -496,20 +511,21 @@ class _ItemWrite:
     first: _FirstSave | None = None
 
 
+def _thread_row(first: _FirstSave, context: RequestContext, seq: int) -> list[Any]:
+    return [
+        first.thread_id,
+        context.tenant,
+        context.user,
+        first.created_at,
+        datetime.now(UTC),
+        seq,
+        first.status,
+        first.payload,
+    ]
+
+
 def _insert_thread(cur: Cursor, first: _FirstSave, context: RequestContext, seq: int) -> None:
-    cur.execute(
-        _THREAD_INSERT,
-        [
-            first.thread_id,
-            context.tenant,
-            context.user,
-            first.created_at,
-            datetime.now(UTC),
-            seq,
-            first.status,
-            first.payload,
-        ],
-    )
+    insert_rows(cur, _THREADS, [_thread_row(first, context, seq)])
 
 
 class ThreadOwners:
