@@ -20,7 +20,7 @@ from litestar.exceptions import HTTPException
 from litestar.types import ASGIApp
 
 from chatkit_onprem.config import Settings, load_settings
-from chatkit_onprem.errors import classify
+from chatkit_onprem.errors import classify, short
 from chatkit_onprem.http.admin import admin_controllers
 from chatkit_onprem.http.admin.guards import provide_admin
 from chatkit_onprem.http.chatkit import ChatKitController
@@ -28,8 +28,7 @@ from chatkit_onprem.http.dependencies import provide_caller, provide_services
 from chatkit_onprem.http.files import file_router
 from chatkit_onprem.http.health import HealthController
 from chatkit_onprem.http.metrics import metrics_endpoint
-from chatkit_onprem.http.middleware import request_id_middleware
-from chatkit_onprem.http.ratelimit import stream_slot_middleware
+from chatkit_onprem.http.middleware import edge_guard, request_id_middleware
 from chatkit_onprem.http.security import security_headers
 from chatkit_onprem.http.web import web_router
 from chatkit_onprem.lifecycle import chain_shutdown_signals, freeze_startup_heap
@@ -45,20 +44,22 @@ def _error_response(request: Request[Any, Any, Any], exc: Exception) -> Response
         code = {404: "route_not_found", 405: "method_not_allowed", 413: "body_too_large"}.get(
             exc.status_code, "http_error"
         )
-        body = {"error": {"code": code, "message": str(exc.detail), "request_id": request_id}}
+        body = {"error": {"code": code, "message": short(str(exc.detail)), "request_id": request_id}}
+        if exc.status_code >= 500:
+            log.error("request failed in the framework", path=request.url.path[:200], status=exc.status_code)
         return _json_error(body, exc.status_code, exc.headers)
     error = classify(exc, request_id)
     if error.internal:
-        log.exception("request failed", path=request.url.path)
+        log.exception("request failed", path=request.url.path[:200])
     return _json_error(error.body(request_id), error.status, getattr(exc, "headers", None))
 
 
 def _json_error(body: Any, status: int, headers: dict[str, str] | None) -> Response[Any]:
     headers = dict(headers or {})
-    if status == 413:
+    if status in (408, 413) or body["error"]["code"] == "incomplete_body":
         # Refused before the rest of the body was read (the body cap, an upload over its
-        # limit or quota): the connection cannot carry another request, and a client that
-        # reused it would see "disconnected without sending a response".
+        # limit or quota, a body that did not arrive): the connection cannot carry another
+        # request, and a client that reused it would see "disconnected without a response".
         headers["Connection"] = "close"
     return Response(body, status_code=status, headers=headers)
 
@@ -118,7 +119,7 @@ def create_app(settings: Settings) -> Litestar:
             "admin": Provide(provide_admin, sync_to_thread=False),
         },
         lifespan=[lifespan],
-        middleware=[security_headers(settings), stream_slot_middleware],
+        middleware=[],
         exception_handlers={Exception: _error_response},
         request_max_body_size=settings.server.max_request_bytes,
         cors_config=cors,
@@ -130,8 +131,11 @@ def create_app(settings: Settings) -> Litestar:
 
 
 def create_asgi_app(settings: Settings) -> ASGIApp:
-    """The app as served: request ids wrap everything, router 404/405 answers included."""
-    return request_id_middleware(create_app(settings))
+    """The app as served. Request ids, security headers and the edge guard (body timeout,
+    413 drain, per-route metrics) wrap everything, router 404/405 answers included:
+    Litestar's app-level middleware does not wrap those."""
+    guarded = edge_guard(create_app(settings), body_timeout=settings.server.body_timeout_seconds)
+    return request_id_middleware(security_headers(settings)(guarded))
 
 
 def app_from_environment() -> ASGIApp:

@@ -89,6 +89,35 @@ class ServerSettings(StrictModel):
     shutdown_grace_seconds: float = Field(
         15.0, ge=0, description="On SIGTERM, time in-flight streams get before they are cancelled."
     )
+    max_connections: int = Field(
+        4096,
+        ge=16,
+        le=1_000_000,
+        description="Open client connections per process (Granian's backpressure); more wait in the "
+        "listen backlog. The process raises its open-files limit to fit (or lowers this to fit it).",
+    )
+    backlog: int = Field(1024, ge=128, le=65535, description="Listen backlog (capped by net.core.somaxconn).")
+    header_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        le=300,
+        description="A connection must deliver its request headers this soon after it is accepted (or "
+        "after its previous response): silent and idle keep-alive connections are closed after it.",
+    )
+    body_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="The whole request body must arrive this soon after the headers (else 408); raise it "
+        "for large uploads over slow links.",
+    )
+    max_streams: int = Field(
+        256,
+        ge=1,
+        le=100_000,
+        description="Concurrent ChatKit streams per process; past it a new stream is refused at once "
+        "with 503 and Retry-After, before anything is written (docs/performance.md: how it was chosen).",
+    )
     workers: int = Field(
         1,
         ge=1,
@@ -476,8 +505,9 @@ class UpstreamSettings(StrictModel):
     client_key: Path | None = Field(None, description="PEM key of client_cert (if not in the same file).")
     lean_stream: bool = Field(
         True,
-        description="chat_completions: parse streams with the built-in lean parser "
-        "(false: the openai SDK's, several ms more CPU per turn).",
+        description="Parse this upstream's streams (either api_style) with the built-in lean parser; "
+        "false: the openai SDK's parser (more CPU per turn), for an upstream whose streams the lean "
+        "parser mishandles.",
     )
 
     @field_validator("base_url")
@@ -554,13 +584,13 @@ class LlmSettings(StrictModel):
     lean_plain_turns: bool = Field(
         True,
         description="Stream plain text answers without the Agents SDK Runner (less CPU per turn); "
-        "tool calls still go through the Runner.",
+        "tool calls still go through the Runner. false: the Runner for every turn.",
     )
     text_interval_ms: float = Field(
         30,
         ge=0,
         le=500,
-        description="chat_completions lean streams: after sending text, wait this long before reading "
+        description="Lean streams: after sending text, wait this long before reading "
         "the upstream again, so tokens that arrive meanwhile go out as one event. The first token is "
         "never delayed; no token waits longer than this. 0: one event per upstream read.",
     )
@@ -687,6 +717,13 @@ class RetentionSettings(StrictModel):
 class ChatSettings(StrictModel):
     history_items: int = Field(
         40, ge=1, le=1000, description="Newest thread items sent to the model each turn."
+    )
+    busy_wait_seconds: float = Field(
+        2.0,
+        ge=0,
+        le=60,
+        description="A streamed request on a thread that is already running a turn waits this long "
+        "for it to end, then gets 409 thread_busy (one mutating turn per thread at a time).",
     )
     instructions: str = "You are a helpful assistant for internal users."
 

@@ -1,13 +1,16 @@
 """One mapping from exceptions to what a client is told.
 
 JSON requests get an HTTP status and ``{"error": {...}}``; streams that have
-started get an SSE ``error`` event with the same message. Internal errors say
-only that something failed and which request id to quote to an operator.
+started get an SSE ``error`` event with the same message (and our code in
+``error_code``). Internal errors say only that something failed and which request
+id to quote to an operator. Messages built from client input are cut short, so a
+huge value never comes back (or reaches the log) whole.
 """
 
 from __future__ import annotations
 
 import binascii
+import errno
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +19,10 @@ from chatkit.store import NotFoundError
 from pydantic import ValidationError
 
 from chatkit_onprem.crypto.envelope import IntegrityFailure, MissingKeyError
-from chatkit_onprem.store.database import DatabaseClosedError
+from chatkit_onprem.store.database import DatabaseClosedError, StorageFullError
+
+MESSAGE_LIMIT = 500
+STORAGE_FULL_MESSAGE = StorageFullError.MESSAGE
 
 
 class ApiError(Exception):
@@ -37,6 +43,18 @@ class ApiError(Exception):
         self.message = message
         self.details = details
         self.headers = headers or {}
+
+
+class TurnRefused(ApiError, CustomStreamError):
+    """A client error that can also be raised inside a running turn.
+
+    The protocol layer maps it like any ``ApiError``; inside the library's event loop
+    it is a ``CustomStreamError``, which the library streams as an error event with
+    this message (its generic errors carry none)."""
+
+    def __init__(self, status: int, code: str, message: str, *, allow_retry: bool = False) -> None:
+        ApiError.__init__(self, status, code, message)
+        self.allow_retry = allow_retry
 
 
 class UnsupportedError(ApiError):
@@ -72,34 +90,43 @@ class ClientError:
 
 def classify(exc: BaseException, request_id: str = "") -> ClientError:
     if isinstance(exc, ApiError):
-        return ClientError(exc.status, exc.code, exc.message, details=exc.details)
+        return ClientError(
+            exc.status, exc.code, short(exc.message), getattr(exc, "allow_retry", False), details=exc.details
+        )
+    if isinstance(exc, StorageFullError) or (isinstance(exc, OSError) and exc.errno == errno.ENOSPC):
+        return ClientError(507, "storage_full", STORAGE_FULL_MESSAGE, allow_retry=True)
     if isinstance(exc, NotFoundError):
-        return ClientError(404, "not_found", str(exc) or "not found")
+        return ClientError(404, "not_found", short(str(exc)) or "not found")
     if isinstance(exc, ValidationError):
         return ClientError(400, "invalid_params", "invalid parameters", details=validation_details(exc))
     if isinstance(exc, binascii.Error):
-        return ClientError(400, "invalid_params", f"invalid base64 data: {exc}")
+        return ClientError(400, "invalid_params", f"invalid base64 data: {short(str(exc))}")
     if isinstance(exc, CustomStreamError):
-        return ClientError(400, "rejected", exc.message, allow_retry=exc.allow_retry)
+        return ClientError(400, "rejected", short(exc.message), allow_retry=exc.allow_retry)
     if isinstance(exc, IntegrityFailure):
         # Stored data that does not authenticate: never shown, never a plain internal error.
-        return ClientError(502, "integrity_check_failed", str(exc))
+        return ClientError(502, "integrity_check_failed", short(str(exc)))
     if isinstance(exc, MissingKeyError):
-        return ClientError(503, "key_unavailable", str(exc), allow_retry=True)
+        return ClientError(503, "key_unavailable", short(str(exc)), allow_retry=True)
     if isinstance(exc, DatabaseClosedError):
         return ClientError(503, "shutting_down", "the server is shutting down; retry shortly", True)
     if isinstance(exc, ValueError):
         # The library raises ValueError for requests that do not fit the thread's state.
-        return ClientError(400, "invalid_request", str(exc))
+        return ClientError(400, "invalid_request", short(str(exc)))
     suffix = f" (request id {request_id})" if request_id else ""
     return ClientError(
         500, "internal_error", f"an internal error occurred{suffix}", allow_retry=True, internal=True
     )
 
 
+def short(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """A message for the client, at most ``limit`` characters."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
     """Where and why, never the offending input (it may be large or sensitive)."""
     return [
-        {"loc": [str(p) for p in err.get("loc", ())], "msg": err.get("msg", "")}
+        {"loc": [short(str(p), 100) for p in err.get("loc", ())], "msg": short(err.get("msg", ""), 200)}
         for err in exc.errors(include_url=False, include_input=False)[:20]
     ]

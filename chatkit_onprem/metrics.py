@@ -61,5 +61,35 @@ DEPENDENCY_UP = Gauge(
 )
 
 
+STREAMS_ACTIVE = Gauge(
+    "chatkit_streams_active",
+    "ChatKit streams running now (admitted, not yet ended).",
+    registry=REGISTRY,
+)
+STREAMS_ADMITTED = Counter(
+    "chatkit_streams_admitted",
+    "ChatKit streams admitted (under server.max_streams).",
+    registry=REGISTRY,
+)
+STREAMS_SHED = Counter(
+    "chatkit_streams_shed",
+    "ChatKit streams refused with 503 because server.max_streams were running.",
+    registry=REGISTRY,
+)
+HTTP_REQUESTS = Counter(
+    "chatkit_http_requests",
+    "HTTP requests by route template, method and status (unmatched routes: 'unmatched').",
+    ["route", "method", "status"],
+    registry=REGISTRY,
+)
+HTTP_DURATION = Histogram(
+    "chatkit_http_request_duration_seconds",
+    "Time from request start to the end of the response (whole stream for SSE), by route template.",
+    ["route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+    registry=REGISTRY,
+)
+
+
 def render() -> bytes:
     return generate_latest(REGISTRY)

@@ -20,7 +20,7 @@ from chatkit_onprem.crypto.kek import check_kek, load_kek
 from chatkit_onprem.crypto.legacy_keys import legacy_blob_keys
 from chatkit_onprem.crypto.rotation import ENCRYPT_PLAINTEXT, ROTATE_DEK, ROTATE_KEK, KeyJobs
 from chatkit_onprem.crypto.server_secrets import ServerSecrets
-from chatkit_onprem.http.ratelimit import RateLimiter
+from chatkit_onprem.http.ratelimit import RateLimiter, StreamAdmission
 from chatkit_onprem.llm.provider import AliasModelProvider
 from chatkit_onprem.llm.usage import UsageRecorder
 from chatkit_onprem.logging import get_logger
@@ -59,6 +59,7 @@ class Services:
     authenticator: Authenticator
     api_keys: ApiKeyStore
     limiter: RateLimiter
+    admission: StreamAdmission
     dependencies: DependencyMonitor
     data_keys: DataKeys
     ledger: ErasureLedger
@@ -172,6 +173,7 @@ class Services:
             authenticator=authenticator,
             api_keys=api_keys,
             limiter=RateLimiter(settings.rate_limits),
+            admission=StreamAdmission(settings.server.max_streams),
             dependencies=DependencyMonitor(
                 blobs=blobs,
                 upstreams=server.provider.upstreams,

@@ -15,10 +15,12 @@ back to back: each a new thread (``threads.create``), or with ``--converse`` one
 thread per client that every later turn continues (``threads.add_user_message``:
 the history is read and sent to the model). Reported:
 
-* TTFT at the client (request sent → first text delta), p50/p95, and the server
+* TTFT at the client (request sent → first text delta), p50/p95/p99, and the server
   overhead = client TTFT - the upstream's own 50 ms;
+* turns shed at admission (503 + Retry-After past ``server.max_streams``) and failed
+  turns (an error event, a cut or a non-200 other than a shed);
 * server CPU per turn = (user+system CPU of the server processes) / turns;
-* turns/s; RSS of the worker, and RSS growth per open stream at the peak;
+* turns/s; idle RSS of the worker, and RSS growth per open stream at the peak;
 * store writes per turn and per commit (the group-commit batch size), from /metrics.
 """
 
@@ -29,6 +31,7 @@ import asyncio
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -89,12 +92,17 @@ def rss_mb(pid: int) -> float:
         return 0.0
 
 
+class Shed(Exception):
+    """The server refused the stream with 503 + Retry-After (admission control)."""
+
+
 async def one_turn(
     client: httpx.AsyncClient, text: str, thread_id: str | None = None
 ) -> tuple[float, float, str | None]:
     """One streamed turn: a new thread, or a message in ``thread_id``.
 
-    Returns (time to first text delta, whole turn, the thread's id)."""
+    Returns (time to first text delta, whole turn, the thread's id); raises ``Shed`` when
+    the server refused the stream at admission and RuntimeError when the turn failed."""
     user_input = {
         "content": [{"type": "input_text", "text": text}],
         "attachments": [],
@@ -107,6 +115,9 @@ async def one_turn(
     started = time.perf_counter()
     first = 0.0
     async with client.stream("POST", "/chatkit", json=body) as response:
+        if response.status_code == 503 and response.headers.get("retry-after"):
+            await response.aread()
+            raise Shed()
         assert response.status_code == 200, response.status_code
         async for chunk in response.aiter_bytes():
             if thread_id is None and b'"thread.created"' in chunk:
@@ -137,9 +148,11 @@ async def level(
     async with httpx.AsyncClient(
         base_url=url, timeout=120, limits=limits, headers={"X-Dev-User": "bench"}
     ) as client:
-        await asyncio.gather(*(one_turn(client, "warm up") for _ in range(min(concurrency, 20))))
+        warm = [one_turn(client, "warm up") for _ in range(min(concurrency, 20))]
+        await asyncio.gather(*warm, return_exceptions=True)
         idle_rss = rss_mb(worker)
         ttft: list[float] = []
+        outcome = {"shed": 0, "failed": 0}
         done = asyncio.Event()
 
         async def sampler() -> None:
@@ -151,7 +164,14 @@ async def level(
         async def stream(n: int) -> None:
             thread_id: str | None = None
             for t in range(turns if concurrency > 1 else max(turns, 20)):
-                first, _, created = await one_turn(client, f"stream {n} turn {t}", thread_id)
+                try:
+                    first, _, created = await one_turn(client, f"stream {n} turn {t}", thread_id)
+                except Shed:
+                    outcome["shed"] += 1
+                    continue
+                except (RuntimeError, httpx.HTTPError, AssertionError):
+                    outcome["failed"] += 1
+                    continue
                 thread_id = created if converse else None
                 ttft.append(first)
 
@@ -163,15 +183,18 @@ async def level(
         commits1, writes1 = await store_counters(client)
         done.set()
         await sampling
-    count = len(ttft)
+    count = max(1, len(ttft))
     ttft.sort()
     return {
         "concurrency": concurrency,
-        "turns": count,
-        "ttft_p50_ms": statistics.median(ttft) * 1000,
-        "ttft_p95_ms": ttft[int(0.95 * (len(ttft) - 1))] * 1000,
+        "turns": len(ttft),
+        "shed": outcome["shed"],
+        "failed": outcome["failed"],
+        "ttft_p50_ms": statistics.median(ttft) * 1000 if ttft else 0.0,
+        "ttft_p95_ms": ttft[int(0.95 * (len(ttft) - 1))] * 1000 if ttft else 0.0,
+        "ttft_p99_ms": ttft[int(0.99 * (len(ttft) - 1))] * 1000 if ttft else 0.0,
         "cpu_ms_per_turn": (cpu1 - cpu0) / count * 1000,
-        "turns_per_s": count / (wall1 - wall0),
+        "turns_per_s": len(ttft) / (wall1 - wall0),
         "idle_rss_mb": idle_rss,
         "peak_rss_mb": peak_rss,
         "rss_kb_per_stream": max(0.0, peak_rss - idle_rss) * 1024 / concurrency,
@@ -213,6 +236,13 @@ def main() -> None:
         help="Runner for every turn and the SDK's stream parser (for comparison)",
     )
     args = parser.parse_args()
+    # Room for every client connection here and every upstream connection in the fake.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 4 * max(args.concurrency) + 1024
+    if soft < wanted:
+        resource.setrlimit(
+            resource.RLIMIT_NOFILE, (wanted if hard == resource.RLIM_INFINITY else min(wanted, hard), hard)
+        )
 
     root = str(Path(__file__).resolve().parents[1])
     cores = sorted(os.sched_getaffinity(0))
@@ -265,10 +295,10 @@ def main() -> None:
             + (f"; {' '.join(args.set)}" if args.set else "")
         )
         print(
-            "| streams | turns | TTFT p50 | TTFT p95 | overhead p50 | server CPU/turn | turns/s | RSS/stream "
-            "| writes/turn | writes/commit |"
+            "| streams | turns | shed | failed | TTFT p50 | TTFT p95 | TTFT p99 | overhead p50 | server CPU/turn "
+            "| turns/s | idle RSS | RSS/stream | writes/turn | writes/commit |"
         )
-        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for concurrency in args.concurrency:
             r = asyncio.run(
                 level(server.url, concurrency, args.turns_per_stream, worker, pids, args.converse)
@@ -276,10 +306,11 @@ def main() -> None:
             if args.json:
                 print(json.dumps(r))
             print(
-                f"| {concurrency} | {r['turns']:.0f} | {r['ttft_p50_ms']:.0f} ms | {r['ttft_p95_ms']:.0f} ms | "
+                f"| {concurrency} | {r['turns']:.0f} | {r['shed']:.0f} | {r['failed']:.0f} | "
+                f"{r['ttft_p50_ms']:.0f} ms | {r['ttft_p95_ms']:.0f} ms | {r['ttft_p99_ms']:.0f} ms | "
                 f"{r['ttft_p50_ms'] - args.first_ms:.0f} ms | {r['cpu_ms_per_turn']:.1f} ms | "
-                f"{r['turns_per_s']:.1f} | {r['rss_kb_per_stream']:.0f} KB | {r['writes_per_turn']:.1f} | "
-                f"{r['writes_per_commit']:.1f} |",
+                f"{r['turns_per_s']:.1f} | {r['idle_rss_mb']:.0f} MB | {r['rss_kb_per_stream']:.0f} KB | "
+                f"{r['writes_per_turn']:.1f} | {r['writes_per_commit']:.1f} |",
                 flush=True,
             )
     finally:

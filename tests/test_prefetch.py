@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from chatkit_onprem.chat.prefetch import Prepared, PrimedStream, TurnPlan
+from chatkit_onprem.chat.turn import Turn
 
 
 class Source:
@@ -60,11 +61,12 @@ def test_a_plan_is_taken_once_by_its_own_message_only() -> None:
         async def prepare() -> Prepared:
             return Prepared("default", [], [])
 
-        plan = TurnPlan.start("msg_1", prepare())
-        assert TurnPlan.take("msg_other") is None
-        task = TurnPlan.take("msg_1")
-        assert task is not None and (await task).alias == "default"
-        assert TurnPlan.take("msg_1") is None
+        turn = Turn(kind="threads.add_user_message", tenant="acme", user="alice", thread_id="thr_1")
+        turn.plan = plan = TurnPlan.start("msg_1", prepare())
+        assert turn.take_plan("msg_other") is None
+        taken = turn.take_plan("msg_1")
+        assert taken is plan and (await plan.task).alias == "default"
+        assert turn.take_plan("msg_1") is None
         plan.discard()  # taken: nothing to do
 
     asyncio.run(scenario())
@@ -90,6 +92,5 @@ def test_an_untaken_plan_closes_the_model_request_it_started(finished: bool) -> 
         assert plan.task.done()
         assert source.closed is finished  # a plan cancelled before it called the model never did
         assert source.started is finished
-        assert TurnPlan.take("msg_1") is None
 
     asyncio.run(scenario())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from chatkit.types import (
     UserMessageTextContent,
 )
 
+from chatkit_onprem.chat.turn import Turn
 from chatkit_onprem.context import RequestContext
 from chatkit_onprem.store import Database, DuckDBStore, apply_migrations
 from chatkit_onprem.store.migrations import MIGRATIONS, SchemaTooNewError
@@ -325,9 +327,17 @@ def test_a_deleted_thread_takes_no_more_items(store: DuckDBStore, db: Database) 
     assert counts == [0, 0]
 
 
-def test_a_new_threads_queued_first_save_is_read_back_at_once(store: DuckDBStore) -> None:
-    """threads.create does not wait for the thread's first commit; reads here must."""
+def in_turn(context: RequestContext, thread_id: str | None = None) -> RequestContext:
+    """The caller running a streamed turn (what the ChatKit controller hands the library)."""
+    turn = Turn(kind="threads.create", tenant=context.tenant, user=context.user, thread_id=thread_id)
+    return replace(context, turn=turn)
 
+
+def thread_rows(db: Database) -> int:
+    return int(db.write_sync(lambda cur: cur.execute("SELECT count(*) FROM threads").fetchone()[0]))  # type: ignore[index]
+
+
+def test_a_new_thread_saved_outside_a_turn_is_written_at_once(store: DuckDBStore) -> None:
     async def scenario() -> None:
         thread_ids = [store.generate_thread_id(ALICE) for _ in range(5)]
         for n, thread_id in enumerate(thread_ids):
@@ -342,34 +352,83 @@ def test_a_new_threads_queued_first_save_is_read_back_at_once(store: DuckDBStore
     run(scenario())
 
 
-def test_a_preloaded_thread_is_handed_out_once_and_only_to_its_reader(store: DuckDBStore) -> None:
+def test_a_new_threads_first_save_goes_in_with_its_first_item(store: DuckDBStore, db: Database) -> None:
+    """threads.create: the thread row and its first message commit together; a create refused
+    before its first message writes nothing."""
+
+    async def scenario() -> None:
+        refused = in_turn(ALICE)
+        await store.save_thread(thread(store.generate_thread_id(ALICE)), refused)
+        assert thread_rows(db) == 0 and refused.turn.first_save is not None
+
+        created = in_turn(ALICE)
+        thread_id = store.generate_thread_id(ALICE)
+        await store.save_thread(thread(thread_id), created)
+        assert thread_rows(db) == 0
+        await store.add_thread_item(thread_id, message("m1", thread_id), created)
+        assert created.turn.first_save is None
+        assert (await store.load_thread(thread_id, ALICE)).id == thread_id
+        assert ids_of((await store.load_thread_items(thread_id, None, 10, "asc", ALICE)).data) == ["m1"]
+        assert thread_rows(db) == 1
+
+    run(scenario())
+
+
+def test_a_thread_the_precheck_read_is_handed_to_its_turn_once(store: DuckDBStore) -> None:
     async def scenario() -> None:
         await store.save_thread(thread(), ALICE)
-        read = await store.read_thread("thr_1", ALICE)
-        store.preload(read, ALICE)
+        context = in_turn(ALICE, "thr_1")
+        read = await store.read_thread("thr_1", context)
+        context.turn.thread = read  # what the protocol precheck does
         with pytest.raises(NotFoundError):
-            await store.load_thread("thr_1", BOB)  # another caller goes to the database
-        assert await store.load_thread("thr_1", ALICE) is read
-        again = await store.load_thread("thr_1", ALICE)  # once only: a fresh read
+            await store.load_thread("thr_1", in_turn(BOB, "thr_1"))  # another caller reads the database
+        assert await store.load_thread("thr_1", context) is read
+        again = await store.load_thread("thr_1", context)  # once only: a fresh read
         assert again is not read and again == read
 
     run(scenario())
 
 
-def test_the_precheck_reads_thread_and_history_in_one_go_for_its_own_turn(store: DuckDBStore) -> None:
+def test_the_precheck_reads_thread_and_history_in_one_go(store: DuckDBStore) -> None:
     async def scenario() -> None:
         await store.save_thread(thread(), ALICE)
         for n in range(5):
             await store.add_thread_item("thr_1", message(f"m{n}", at=T0 + timedelta(seconds=n)), ALICE)
         meta, newest = await store.read_thread_and_history("thr_1", 3, ALICE)
         assert meta.id == "thr_1" and ids_of(newest) == ["m4", "m3", "m2"]
-        assert store.take_history("thr_1", 3, BOB) is None  # only for the caller that read it
-        assert store.take_history("thr_1", 4, ALICE) is None  # not a shorter page than asked
-        kept = store.take_history("thr_1", 2, ALICE)
+        turn = in_turn(ALICE, "thr_1").turn
+        turn.history = newest
+        assert turn.take_history("thr_other", 2) is None
+        kept = turn.take_history("thr_1", 2)
         assert kept is not None and ids_of(kept) == ["m4", "m3"]
-        assert store.take_history("thr_1", 2, ALICE) is None  # once
+        assert turn.take_history("thr_1", 2) is None  # once
         with pytest.raises(NotFoundError):
             await store.read_thread_and_history("thr_1", 3, BOB)
+
+    run(scenario())
+
+
+def test_a_title_stored_during_a_turn_beats_the_turns_own(store: DuckDBStore) -> None:
+    async def scenario() -> None:
+        await store.save_thread(thread(), ALICE)
+        context = in_turn(ALICE, "thr_1")
+        turn_copy = await store.load_thread("thr_1", context)
+        renamed = await store.load_thread("thr_1", ALICE)
+        renamed.title = "Chosen by the user"
+        await store.save_thread(renamed, ALICE)  # threads.update, while the turn runs
+        turn_copy.title = context.turn.auto_title = "Automatic title"
+        await store.save_thread(turn_copy, context)
+        assert (await store.load_thread("thr_1", ALICE)).title == "Chosen by the user"
+        turn_copy.title = None
+        await store.save_thread(turn_copy, context)  # e.g. a status change: the title stays
+        assert (await store.load_thread("thr_1", ALICE)).title == "Chosen by the user"
+        untitled = await store.load_thread("thr_1", ALICE)
+        untitled.title = None
+        await store.save_thread(untitled, ALICE)  # outside a turn, the caller's title is written
+        fresh_copy = await store.load_thread("thr_1", context)
+        fresh_copy.title = context.turn.auto_title
+        await store.save_thread(fresh_copy, context)  # no user title now: the turn's is written
+        assert (await store.load_thread("thr_1", ALICE)).title == "Automatic title"
 
     run(scenario())
 

@@ -1,17 +1,17 @@
 """The lean path for plain chat turns: the model's text goes straight to ChatKit events.
 
-Measured (README, "Model upstreams"): the Agents SDK ``Runner`` plus
-``stream_agent_response`` cost about 10 ms of CPU per 40-token turn, as much as
-everything else together. Most turns are plain answers that need none of it, so
-a turn starts here: the model is called directly (with the agent's tools
-offered), and each text delta becomes one ``thread.item.updated`` event built
-without validation.
+The Agents SDK ``Runner`` plus ``stream_agent_response`` cost as much CPU per turn
+as everything else together (docs/performance.md). Most turns are plain answers
+that need none of it, so a turn starts here: the model is called directly (with
+the agent's tools offered), and each text delta becomes one
+``thread.item.updated`` event built without validation.
 
 If the model answers with anything but text (a tool call, reasoning, ...) the
 rest of its response is collected silently and the turn is handed to the
 ``Runner`` with a model that *replays* that response first, so the tool runs
 exactly as on the Runner path and the upstream is not called twice. Items
-already sent to the client are not sent again.
+already sent to the client are not sent again. Item ids are real in the model's
+events already (``llm.routing.RealIds``), so a replayed message is recognised.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from agents import Agent, Model, ModelResponse, ModelSettings, ModelTracing, Too
 from agents.agent_output import AgentOutputSchemaBase
 from agents.handoffs import Handoff
 from agents.items import TResponseInputItem, TResponseStreamEvent
-from agents.models.fake_id import FAKE_RESPONSES_ID
 from chatkit.agents import AgentContext
 from chatkit.types import (
     AssistantMessageContent,
@@ -39,7 +38,6 @@ from chatkit.types import (
 )
 
 from chatkit_onprem.context import RequestContext
-from chatkit_onprem.ids import new_id
 
 
 class Handover(Exception):
@@ -85,11 +83,9 @@ async def lean_turn(
     shown: set[str] = set()
     handing_over = False
     message: AssistantMessageItem | None = None
-    current: str | None = None
     async for event in events if events is not None else model_events(agent, model, agent_input):
         recorded.append(event)
         kind = event.type
-        current = _real_ids(event, kind, current)
         if handing_over:
             continue
         if kind == "response.output_text.delta":
@@ -150,25 +146,6 @@ async def lean_turn(
             handing_over = True  # citations: let the library convert them
     if handing_over:
         raise Handover(recorded, shown)
-
-
-def _real_ids(event: Any, kind: str, current: str | None) -> str | None:
-    """Give Chat Completions messages real ids in the events themselves (``__fake_id__``
-    otherwise), so a replayed message is recognised and a later one is not mistaken for it."""
-    if kind == "response.output_item.added":
-        item = event.item
-        if item.type == "message" and item.id == FAKE_RESPONSES_ID:
-            current = new_id("message")
-            item.id = current
-        return current
-    if kind == "response.output_item.done":
-        item = event.item
-        if item.type == "message" and item.id == FAKE_RESPONSES_ID and current is not None:
-            item.id = current
-        return None
-    if current is not None and getattr(event, "item_id", None) == FAKE_RESPONSES_ID:
-        event.item_id = current
-    return current
 
 
 class ReplayModel(Model):

@@ -2,15 +2,16 @@
 
 The library runs a user-message turn as: save the message (await its commit),
 echo it, then call ``respond``, which reads the history and calls the model. On
-a busy worker that commit is a writer round trip (~10 ms at 50 streams,
-``scripts/bench_stream.py``) spent before the upstream even hears of the turn.
+a busy worker that commit is a writer round trip (docs/performance.md) spent
+before the upstream even hears of the turn.
 
 So when a turn starts, a ``TurnPlan`` prepares it in a task of its own (alias,
 history with the new message, model input) and sends the model request; the
-library saves and echoes the message meanwhile, and ``respond`` takes the plan.
-What the client sees keeps its order: the echo only after the commit, the first
-model event only after the echo. If the save fails the plan is discarded (the
-upstream request is closed) and the turn ends with the library's error.
+library saves and echoes the message meanwhile, and ``respond`` takes the plan
+from the turn (``Turn.take_plan``). What the client sees keeps its order: the
+echo only after the commit, the first model event only after the echo. If the
+save fails the plan is discarded (the upstream request is closed) and the turn
+ends with the library's error.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Coroutine
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -68,33 +68,21 @@ class Prepared:
 
 @dataclass(slots=True)
 class TurnPlan:
+    """A turn being prepared (and its model call started) in a task of its own."""
+
     item_id: str
     task: asyncio.Task[Prepared]
     taken: bool = field(default=False)
 
     @classmethod
     def start(cls, item_id: str, preparing: Coroutine[Any, Any, Prepared]) -> TurnPlan:
-        plan = cls(item_id, asyncio.get_running_loop().create_task(preparing))
-        _PLAN.set(plan)
-        return plan
-
-    @staticmethod
-    def take(item_id: str) -> asyncio.Task[Prepared] | None:
-        """The plan for this message, if this request started one (once)."""
-        plan = _PLAN.get()
-        if plan is None or plan.item_id != item_id or plan.taken:
-            return None
-        plan.taken = True
-        _PLAN.set(None)
-        return plan.task
+        return cls(item_id, asyncio.get_running_loop().create_task(preparing))
 
     def discard(self) -> None:
         """An untaken plan: stop preparing, close any model request it sent.
 
         Synchronous, so it is safe in a ``finally`` of a cancelled generator: the
         closing happens in a task of its own once the plan's task has ended."""
-        if _PLAN.get() is self:
-            _PLAN.set(None)
         if self.taken:
             return
         self.taken = True
@@ -114,8 +102,3 @@ def _close_prepared(task: asyncio.Task[Prepared]) -> None:
         closing = asyncio.get_running_loop().create_task(stream.aclose())
         _closing.add(closing)
         closing.add_done_callback(_closing.discard)
-
-
-#: The plan of the turn this request's task is running (a context variable: the
-#: library's generators all run in the request's own task).
-_PLAN: ContextVar[TurnPlan | None] = ContextVar("chatkit_onprem_turn_plan", default=None)

@@ -24,6 +24,7 @@ from chatkit_onprem.config import (
     load_settings,
     redacted_dump,
 )
+from chatkit_onprem.logging import agents_log_environment
 
 app = typer.Typer(
     help="Self-hosted, air-gapped ChatKit backend.",
@@ -57,8 +58,15 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Listen address (overrides server.host).")] = None,
     port: Annotated[int | None, typer.Option(help="Listen port (overrides server.port).")] = None,
 ) -> None:
-    """Run the server: Granian, one worker (the process owns the DuckDB file)."""
-    from granian.constants import Interfaces
+    """Run the server: Granian, one worker (the process owns the DuckDB file).
+
+    Connection hygiene uses Granian's own settings (docs/architecture.md §2): HTTP/1.1
+    only, so the header timer runs from accept (hyper-util's auto mode has no timer
+    while it sniffs the protocol, so a silent connection was held forever) and also
+    closes idle keep-alive connections; ``backpressure`` caps open connections per
+    process, and the process's open-files limit is raised to fit it."""
+    from granian.constants import HTTPModes, Interfaces
+    from granian.http import HTTP1Settings
     from granian.server import Server
 
     file = config_file_in_use(config)
@@ -72,16 +80,51 @@ def serve(
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     # The worker process resolves data_dir the same way: pin it to an absolute path.
     os.environ["CHATKIT_ONPREM_DATA_DIR"] = str(settings.data_dir.resolve())
+    # The worker imports the Agents SDK, which reads these once: whatever the environment said.
+    os.environ.update(agents_log_environment(settings.logging.log_content))
+    server = settings.server
+    connections = fit_open_files(server.max_connections)
     Server(
         "chatkit_onprem.app:app_from_environment",
         factory=True,
-        address=settings.server.host,
-        port=settings.server.port,
+        address=server.host,
+        port=server.port,
         interface=Interfaces.ASGI,
         workers=1,
+        http=HTTPModes.http1,
+        http1_settings=HTTP1Settings(header_read_timeout=int(server.header_timeout_seconds * 1000)),
+        backlog=server.backlog,
+        backpressure=connections,
         log_access=False,
-        workers_kill_timeout=int(settings.server.shutdown_grace_seconds) + 15,
+        workers_kill_timeout=int(server.shutdown_grace_seconds) + 15,
     ).serve()
+
+
+#: File descriptors kept for everything but client connections: upstream connections
+#: (one per running stream), the DuckDB file and WAL, blobs, logs.
+RESERVED_FILES = 1024
+
+
+def fit_open_files(max_connections: int) -> int:
+    """Raise the open-files limit (inherited by the worker) to fit ``max_connections`` client
+    connections plus as many upstream ones and ``RESERVED_FILES``; return the connection cap
+    that fits, lowered (and said) when the hard limit is too small."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 2 * max_connections + RESERVED_FILES
+    ceiling = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft < ceiling:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (ceiling, hard))
+        soft = ceiling
+    fits = max(16, (soft - RESERVED_FILES) // 2)
+    if fits < max_connections:
+        err.print(
+            f"[yellow]server.max_connections {max_connections} does not fit the open-files limit "
+            f"({soft}); serving at most {fits} connections[/yellow]"
+        )
+        return fits
+    return max_connections
 
 
 @config_app.command("check")

@@ -1,15 +1,21 @@
-"""Per-user and per-tenant limits: requests per minute and concurrent streams → 429 + Retry-After.
+"""Limits on what callers may ask for: rates, concurrent streams per caller, and per process.
 
-In memory, in the one worker process that serves everything (see ARCHITECTURE §3.1),
-so the counts are exact without a shared store. Requests per minute are token
-buckets (bursts up to the per-minute figure, refilled continuously); streams are
-counted from admission until the response body ends, released by an ASGI
-middleware whatever way the stream ends.
+* Requests per minute per user and per tenant: token buckets (bursts up to the
+  per-minute figure, refilled continuously) → 429 + ``Retry-After``.
+* Concurrent streams per user and per tenant → 429 + ``Retry-After``.
+* Concurrent streams per process (``server.max_streams``): past it a new stream is
+  refused at once with 503 + ``Retry-After``, before anything is written, so the
+  streams already running keep their latency instead of every stream slowing down
+  together (``StreamAdmission``).
+
+All in memory, in the one worker process that serves everything (ARCHITECTURE
+§3.1), so the counts are exact without a shared store. The ChatKit controller takes
+the stream slots after it parsed the request (once); the turn releases them when
+its stream ends, however it ends.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable
@@ -17,24 +23,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from litestar import Request
-from litestar.types import ASGIApp, Receive, Scope, Send
 
+from chatkit_onprem import metrics
 from chatkit_onprem.config import RateLimitSettings
 from chatkit_onprem.context import RequestContext
 from chatkit_onprem.errors import ApiError
 
-RELEASE_KEY = "stream_slot_release"
 _PRUNE_EVERY = 1024
-
-
-def _streaming_types() -> frozenset[str]:
-    from chatkit.types import StreamingReq
-
-    members = StreamingReq.__args__  # type: ignore[attr-defined]
-    return frozenset(m.model_fields["type"].default for m in members)
-
-
-STREAMING_TYPES = _streaming_types()
+#: Seconds a shed stream is told to wait: streams end within seconds, slots free up fast.
+SHED_RETRY_AFTER = 2
 
 
 @dataclass(slots=True)
@@ -53,6 +50,44 @@ class RateLimited(ApiError):
             details={"retry_after_seconds": seconds},
             headers={"Retry-After": str(seconds)},
         )
+
+
+class Overloaded(ApiError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            503,
+            "overloaded",
+            f"the server is answering its limit of {limit} streams; retry in {SHED_RETRY_AFTER} s",
+            details={"retry_after_seconds": SHED_RETRY_AFTER},
+            headers={"Retry-After": str(SHED_RETRY_AFTER)},
+        )
+
+
+class StreamAdmission:
+    """At most ``limit`` streams at once in this process (``server.max_streams``)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.active = 0
+
+    def admit(self) -> Callable[[], None]:
+        """Take a slot or raise ``Overloaded`` (503); returns the (idempotent) release."""
+        if self.active >= self.limit:
+            metrics.STREAMS_SHED.inc()
+            raise Overloaded(self.limit)
+        self.active += 1
+        metrics.STREAMS_ACTIVE.inc()
+        metrics.STREAMS_ADMITTED.inc()
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                self.active -= 1
+                metrics.STREAMS_ACTIVE.dec()
+
+        return release
 
 
 class RateLimiter:
@@ -102,12 +137,13 @@ class RateLimiter:
     # --- concurrent streams ---------------------------------------------
     def open_stream(self, caller: RequestContext) -> Callable[[], None]:
         """Take a stream slot for the caller, or raise 429; returns the (idempotent) release."""
-        keys = (
+        candidates: tuple[tuple[tuple[str, ...], int, str], ...] = (
             (("u", caller.tenant, caller.user), self.settings.user_concurrent_streams, "this user"),
             (("t", caller.tenant), self.settings.tenant_concurrent_streams, "this tenant"),
         )
+        keys = tuple(k for k in candidates if k[1] > 0)
         for key, limit, who in keys:
-            if limit > 0 and self._streams.get(key, 0) >= limit:
+            if self._streams.get(key, 0) >= limit:
                 raise RateLimited(
                     "too_many_streams", f"too many concurrent streams for {who} (limit {limit})", 1
                 )
@@ -134,34 +170,5 @@ class RateLimiter:
 
 
 async def admit(request: Request[Any, Any, Any], caller: RequestContext, limiter: RateLimiter) -> None:
-    """Count the request; for streaming ChatKit requests also take a stream slot.
-
-    The body is read (and cached by Litestar for the handler) only on ``POST /chatkit``,
-    which is already capped at ``server.max_request_bytes``.
-    """
+    """Count the request against the caller's rates (stream slots are the controller's)."""
     limiter.check_request(caller)
-    if request.method != "POST" or request.url.path.rstrip("/") != "/chatkit":
-        return
-    s = limiter.settings
-    if s.user_concurrent_streams <= 0 and s.tenant_concurrent_streams <= 0:
-        return
-    try:
-        kind = json.loads(await request.body()).get("type")
-    except (ValueError, AttributeError):
-        return  # the handler answers malformed bodies with a 400
-    if kind in STREAMING_TYPES:
-        request.scope.setdefault("state", {})[RELEASE_KEY] = limiter.open_stream(caller)
-
-
-def stream_slot_middleware(app: ASGIApp) -> ASGIApp:
-    """Release a stream slot once the response (the whole SSE body) is over, however it ended."""
-
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await app(scope, receive, send)
-        finally:
-            release = scope.get("state", {}).pop(RELEASE_KEY, None)
-            if release is not None:
-                release()
-
-    return middleware

@@ -1,15 +1,14 @@
 """An asyncio-native network backend for httpcore2 (the upstream connections).
 
 httpcore2's default backend goes through anyio, and on asyncio that costs two
-things on every upstream read (``scripts/bench_stream.py``, cProfile of the
-worker, 50 streams):
+things on every upstream read (profiles in docs/performance.md):
 
 * each ``receive`` resumes and then pauses reading on the transport, which
   registers and unregisters the socket with epoll: two system calls per token;
 * the pool asks every idle connection "is it readable?" before each request,
   and anyio answers by building its whole attribute map (a ``getpeername``
-  call) and polling the socket: about 18 system calls per request with 50
-  pooled connections.
+  call) and polling the socket: many system calls per request once dozens of
+  connections are pooled.
 
 Each of those system calls releases the GIL, and on a busy worker getting it
 back waits for the DuckDB writer or Granian's threads. Here a protocol keeps
@@ -17,6 +16,12 @@ what arrives in a buffer (reading is paused only when it holds more than
 ``READ_LIMIT``), reads are served from that buffer, and "readable" is a field
 lookup: data or end-of-stream arrived while the connection sat idle.
 TLS (direct, or inside a proxy's CONNECT tunnel) uses ``loop.start_tls``.
+``llm.transport`` hands this backend to httpcore2's pool constructors.
+
+A read timer that fires late because the loop was busy never fails a read whose
+data had arrived: in one loop iteration asyncio runs the I/O callbacks (data
+received) before the timers that came due, so a slow loop cannot make a healthy
+upstream look silent.
 """
 
 from __future__ import annotations
@@ -235,16 +240,3 @@ class AsyncioBackend(AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
-
-
-def use_asyncio_backend(transport: Any) -> None:
-    """Give an ``httpx2.AsyncHTTPTransport`` (direct or through a proxy) this backend.
-
-    httpx2 builds the httpcore2 pool itself and has no backend parameter; the pool
-    creates connections lazily from ``_network_backend``, so setting it before the
-    first request is enough (a test fails if a new httpx2 moves it).
-    """
-    pool = transport._pool
-    if not hasattr(pool, "_network_backend"):
-        raise RuntimeError("httpx2's connection pool no longer has _network_backend; update network.py")
-    pool._network_backend = AsyncioBackend()

@@ -25,7 +25,10 @@ from agents import (
 )
 
 from chatkit_onprem.config import LlmSettings
+from chatkit_onprem.errors import TurnRefused
 from chatkit_onprem.llm.chat_stream import LeanChatCompletionsModel
+from chatkit_onprem.llm.lean_model import LeanModel
+from chatkit_onprem.llm.responses_stream import LeanResponsesModel
 from chatkit_onprem.llm.routing import Candidate, RoutedModel
 from chatkit_onprem.llm.scripted import ScriptedModel
 from chatkit_onprem.llm.upstreams import Upstream
@@ -44,14 +47,22 @@ def disable_tracing() -> None:
     set_trace_processors([])
 
 
-def upstream_model(upstream: Upstream, model_id: str, text_interval: float = 0.0) -> Model:
-    """The SDK model for one upstream, always with that upstream's client (never a default one)."""
+def upstream_model(
+    upstream: Upstream, model_id: str, settings: ModelSettings | None = None, text_interval: float = 0.0
+) -> Model:
+    """The model for one alias on one upstream, always with that upstream's client (never a
+    default one): our lean parser for the upstream's API style when ``lean_stream`` is on and
+    the alias's settings are ones it sends, else the SDK's model. Chosen once, here."""
+    sdk: Model
+    lean: type[LeanModel]
     if upstream.settings.api_style == "responses":
         # HTTP only: the websocket model bypasses our httpx2 client (ARCHITECTURE §4).
-        return OpenAIResponsesModel(model=model_id, openai_client=upstream.client)
-    sdk = OpenAIChatCompletionsModel(model=model_id, openai_client=upstream.client)
-    if upstream.settings.lean_stream:
-        return LeanChatCompletionsModel(upstream, model_id, fallback=sdk, text_interval=text_interval)
+        sdk, lean = OpenAIResponsesModel(model=model_id, openai_client=upstream.client), LeanResponsesModel
+    else:
+        sdk = OpenAIChatCompletionsModel(model=model_id, openai_client=upstream.client)
+        lean = LeanChatCompletionsModel
+    if upstream.settings.lean_stream and lean.handles(settings or ModelSettings()):
+        return lean(upstream, model_id, fallback=sdk, text_interval=text_interval)
     return sdk
 
 
@@ -80,11 +91,12 @@ class AliasModelProvider(ModelProvider):
         base: dict[str, Candidate] = {}
         for name, spec in settings.aliases.items():
             upstream = self.upstreams[spec.upstream]
+            # Non-OpenAI upstreams report zero usage unless asked (ARCHITECTURE §4).
+            alias_settings = ModelSettings(**spec.settings).resolve(ModelSettings(include_usage=True))
             base[name] = Candidate(
                 alias=name,
-                model=upstream_model(upstream, spec.model, settings.text_interval_ms / 1000),
-                # Non-OpenAI upstreams report zero usage unless asked (ARCHITECTURE §4).
-                settings=ModelSettings(**spec.settings).resolve(ModelSettings(include_usage=True)),
+                model=upstream_model(upstream, spec.model, alias_settings, settings.text_interval_ms / 1000),
+                settings=alias_settings,
                 upstream=upstream,
                 total_timeout=upstream.settings.timeouts.total,
             )
@@ -94,9 +106,17 @@ class AliasModelProvider(ModelProvider):
         log.info(
             "model upstreams configured",
             upstreams={n: u.route for n, u in self.upstreams.items()},
-            aliases={n: f"{a.upstream}:{a.model}" for n, a in settings.aliases.items()},
+            aliases={
+                n: f"{a.upstream}:{a.model} ({self._describe(self._models[n])})"
+                for n, a in settings.aliases.items()
+            },
             default_alias=settings.default_alias,
         )
+
+    @staticmethod
+    def _describe(model: RoutedModel) -> str:
+        parser = "lean parser" if model.capabilities.lean_stream else "SDK parser"
+        return f"{parser}, {'early start' if model.capabilities.starts_early else 'no early start'}"
 
     @property
     def scripted(self) -> bool:
@@ -115,6 +135,26 @@ class AliasModelProvider(ModelProvider):
     @property
     def aliases(self) -> list[str]:
         return sorted(self._models)
+
+    def alias_for(self, requested: str | None, tenant: str) -> str:
+        """The alias a turn uses: the requested one if ``tenant`` may, else its default.
+
+        The one permission check for model choice (the protocol precheck calls it before
+        anything is written; the turn calls it again when it resolves its alias)."""
+        allowed = self.allowed_aliases(tenant)
+        if requested:
+            if requested not in allowed:
+                raise TurnRefused(
+                    400,
+                    "unknown_model",
+                    f"model {requested[:100]!r} is not available to you; choose one of {allowed}",
+                )
+            return requested
+        if self.default_alias in allowed:
+            return self.default_alias
+        if not allowed:
+            raise TurnRefused(403, "no_model", "no model is enabled for your organisation; ask an operator")
+        return allowed[0]
 
     def allowed_aliases(self, tenant: str) -> list[str]:
         """The aliases ``tenant`` may use: its allowlist, else the ``*`` entry, else all."""

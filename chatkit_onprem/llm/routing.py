@@ -7,8 +7,11 @@
 * Every failure becomes an ``UpstreamFailure`` whose message an operator can act
   on (which alias, which upstream and route, what went wrong, which key to check).
 * Streamed usage is requested (``include_usage``: non-OpenAI upstreams report 0
-  otherwise) and collected into the turn's ``TurnUsage``; the runner runs the
-  model in a task that inherits our context variable, so no SDK hook is needed.
+  otherwise) and collected into the turn's ``TurnUsage``, which the turn hands in
+  explicitly: ``RoutedModel.for_turn(usage)`` is the alias as one turn sees it.
+* ``__fake_id__`` (every message and tool call the SDK's Chat Completions model
+  streams) is replaced by real ids here, in the model events, so the lean path and
+  the Runner path both see real ids (``RealIds``: the one id remapper).
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ import contextlib
 import ssl
 import time
 from collections.abc import AsyncIterator
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,10 +29,12 @@ from agents import Model, ModelResponse, ModelSettings, ModelTracing, Tool
 from agents.agent_output import AgentOutputSchemaBase
 from agents.handoffs import Handoff
 from agents.items import TResponseInputItem, TResponseStreamEvent
+from agents.models.fake_id import FAKE_RESPONSES_ID
 
 from chatkit_onprem import metrics
-from chatkit_onprem.llm.chat_stream import LeanChatCompletionsModel
-from chatkit_onprem.llm.scripted import ScriptedModel
+from chatkit_onprem.ids import new_id
+from chatkit_onprem.llm.capabilities import ModelCapabilities, capabilities_of
+from chatkit_onprem.llm.errors import UpstreamHTTPError, UpstreamStreamError
 from chatkit_onprem.llm.upstreams import Upstream
 from chatkit_onprem.logging import get_logger
 
@@ -52,9 +56,6 @@ class TurnUsage:
         counts = self.tokens.setdefault(alias, [0, 0])
         counts[0] += input_tokens
         counts[1] += output_tokens
-
-
-current_turn: ContextVar[TurnUsage | None] = ContextVar("chatkit_onprem_turn_usage", default=None)
 
 
 class UpstreamFailure(RuntimeError):
@@ -97,8 +98,17 @@ def describe_call(exc: BaseException, label: str, up: Upstream | None, model_id:
     for err in chain:
         if isinstance(err, TotalTimeoutError):
             return "timeout", f"{where}: no complete answer within {err.args[0]} s (timeouts.total)"
-        if isinstance(err, openai.APIStatusError):
-            status = err.status_code
+        if isinstance(err, UpstreamStreamError):
+            return (
+                "stream_error",
+                f"{where}: the upstream reported an error mid-stream ({_short(err.detail)})",
+            )
+        status: int | None = None
+        if isinstance(err, UpstreamHTTPError):
+            status, detail = err.status, err.detail
+        elif isinstance(err, openai.APIStatusError):
+            status, detail = err.status_code, getattr(err, "message", "") or str(err)
+        if status is not None:
             if status == 407:
                 return "proxy", (
                     f"{where}: the forward proxy asked for authentication (HTTP 407); "
@@ -118,10 +128,9 @@ def describe_call(exc: BaseException, label: str, up: Upstream | None, model_id:
                 return "auth", f"{where}: the upstream refused our credentials (HTTP {status}); check api_key"
             if status == 404:
                 return "not_found", f"{where}: HTTP 404 - check base_url and the model id '{model_id}'"
-            detail = _short(getattr(err, "message", "") or str(err))
             return (
                 "status",
-                f"{where}: the upstream answered HTTP {status} ({detail}) after {retries} retries",
+                f"{where}: the upstream answered HTTP {status} ({_short(detail)}) after {retries} retries",
             )
         if isinstance(err, httpx2.ProxyError):
             return "proxy", f"{where}: the forward proxy refused the connection ({_short(str(err))})"
@@ -164,28 +173,53 @@ def _model(candidate: Candidate) -> str:
     return str(getattr(candidate.model, "model", "?"))
 
 
-class RoutedModel(Model):
-    """An alias with its fallbacks, for the Agents SDK."""
+class RealIds:
+    """Real ids for ``__fake_id__`` items in one model response (the one id remapper).
 
-    def __init__(self, alias: str, candidates: list[Candidate]) -> None:
+    Keyed by ``output_index``, so a message's added/delta/done events (and a tool call's)
+    keep one id, and a second message in the same response gets its own."""
+
+    __slots__ = ("_ids",)
+
+    def __init__(self) -> None:
+        self._ids: dict[int, str] = {}
+
+    def fix(self, event: Any) -> None:
+        item = getattr(event, "item", None)
+        if item is not None and getattr(item, "id", None) == FAKE_RESPONSES_ID:
+            item.id = self._id(event.output_index, item.type)
+        elif getattr(event, "item_id", None) == FAKE_RESPONSES_ID:
+            event.item_id = self._id(getattr(event, "output_index", 0), "message")
+        elif event.type == "response.completed":
+            for index, out in enumerate(event.response.output):
+                if getattr(out, "id", None) == FAKE_RESPONSES_ID:
+                    out.id = self._id(index, out.type)
+
+    def _id(self, index: int, kind: str) -> str:
+        found = self._ids.get(index)
+        if found is None:
+            found = self._ids[index] = new_id("message" if kind == "message" else "tool_call")
+        return found
+
+
+class RoutedModel(Model):
+    """An alias with its fallbacks, for the Agents SDK and the lean turn path.
+
+    ``capabilities`` are what every candidate can do (decided when the provider is
+    built); ``for_turn`` binds the alias to one turn's usage record."""
+
+    def __init__(self, alias: str, candidates: list[Candidate], usage: TurnUsage | None = None) -> None:
         self.alias = alias
         self.candidates = candidates
+        self.usage = usage
+        found = [capabilities_of(c.model) for c in candidates]
+        self.capabilities = ModelCapabilities(
+            lean_stream=all(c.lean_stream for c in found), starts_early=all(c.starts_early for c in found)
+        )
 
-    def starts_early(self, model_settings: ModelSettings) -> bool:
-        """Whether a stream may be started in one task and read on in another.
-
-        True only for our own models (the lean Chat Completions parser, the scripted
-        model): the SDK's set context variables in one step and reset them in a later
-        one, which fails across tasks ("created in a different Context")."""
-        for candidate in self.candidates:
-            model = candidate.model
-            if isinstance(model, ScriptedModel):
-                continue
-            if not isinstance(model, LeanChatCompletionsModel):
-                return False
-            if not model.handles(model_settings.resolve(candidate.settings)):
-                return False
-        return True
+    def for_turn(self, usage: TurnUsage) -> RoutedModel:
+        """This alias, recording what it consumes in ``usage`` (one turn's)."""
+        return RoutedModel(self.alias, self.candidates, usage)
 
     async def get_response(
         self,
@@ -235,6 +269,7 @@ class RoutedModel(Model):
             held: list[TResponseStreamEvent] = []
             text: list[str] = []
             started = False
+            ids = None if capabilities_of(candidate.model).lean_stream else RealIds()
             deadline = time.monotonic() + candidate.total_timeout if candidate.total_timeout else None
             stream = candidate.model.stream_response(
                 system_instructions, input, settings, tools, output_schema, handoffs, tracing, **kwargs
@@ -243,6 +278,8 @@ class RoutedModel(Model):
                 async for event in stream:
                     if deadline is not None and time.monotonic() > deadline:
                         raise TotalTimeoutError(candidate.total_timeout)
+                    if ids is not None:
+                        ids.fix(event)
                     kind = event.type
                     if not started:
                         if kind in _PREAMBLE:
@@ -278,7 +315,7 @@ class RoutedModel(Model):
 
     # --- bookkeeping ----------------------------------------------------
     def _served(self, candidate: Candidate, input_tokens: int, output_tokens: int) -> None:
-        turn = current_turn.get()
+        turn = self.usage
         if turn is not None:
             turn.add(candidate.alias, input_tokens, output_tokens)
             turn.served_by = candidate.alias

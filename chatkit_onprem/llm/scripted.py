@@ -35,6 +35,7 @@ from openai.types.responses import (
 )
 
 from chatkit_onprem.ids import new_id
+from chatkit_onprem.llm.capabilities import OWN_MODEL
 from chatkit_onprem.llm.response_events import ResponseEvents
 
 HELP = (
@@ -56,6 +57,8 @@ class ScriptedModelFailure(RuntimeError):
 
 
 class ScriptedModel(Model):
+    capabilities = OWN_MODEL
+
     def __init__(
         self,
         *,

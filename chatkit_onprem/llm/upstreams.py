@@ -11,7 +11,8 @@ Facts that shape this module (ARCHITECTURE §4):
   decides (one upstream direct, another proxied); trust (CAs) follows the one
   rule of ``chatkit_onprem.trust``, like every other client;
 * retries on connection errors, 408, 429 and 5xx, honouring ``Retry-After``,
-  are the openai client's own (exponential backoff 0.5 s → 8 s with jitter).
+  are the openai client's own for SDK calls and ``llm.retry`` (the same policy)
+  for our lean parsers.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import httpx2
 from openai import AsyncOpenAI
 
 from chatkit_onprem.config import UpstreamSettings
-from chatkit_onprem.llm.network import use_asyncio_backend
+from chatkit_onprem.llm.transport import UpstreamTransport
 from chatkit_onprem.trust import client_ssl_context
 
 #: The openai client refuses to start without a key; upstreams that need none get this.
@@ -48,13 +49,11 @@ def http_client(settings: UpstreamSettings) -> httpx2.AsyncClient:
         # An https proxy is verified with the same trust store as the upstream.
         proxy_tls = context if settings.proxy.url.startswith("https://") else None
         proxy = httpx2.Proxy(settings.proxy.url, auth=auth, ssl_context=proxy_tls)
-    transport = httpx2.AsyncHTTPTransport(
-        verify=context,
+    transport = UpstreamTransport(
+        ssl_context=context,
         proxy=proxy,
-        trust_env=False,
         limits=httpx2.Limits(max_connections=1000, max_keepalive_connections=200, keepalive_expiry=30),
     )
-    use_asyncio_backend(transport)
     timeouts = settings.timeouts
     return httpx2.AsyncClient(
         mounts={"all://": transport},

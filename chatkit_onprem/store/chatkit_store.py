@@ -16,19 +16,23 @@ benchmark): every statement pays ~0.1 ms of planning, a primary-key lookup
 CONFLICT`` ~2 ms of CPU. So a turn's writes avoid lookups whose answer this
 process already knows (``ThreadOwners``) and insert new items without the
 conflict clause (a duplicate id fails the batch, which is replayed with upserts).
+
+The store keeps no per-request state. What a streamed turn hands from one step to
+the next rides on ``context.turn`` (``chat.turn``), which the library passes to every
+store call: the thread the precheck read (``load_thread`` takes it instead of reading
+again), a new thread's first save (written in the same transaction as the thread's
+first item or attachment, so a create refused before then writes nothing), and the
+title the turn chose itself (a title the user stored meanwhile wins).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import threading
+import time
 from collections.abc import Iterable
-from concurrent.futures import Future
-from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from chatkit.store import NotFoundError, Store, StoreItemType
 from chatkit.types import (
@@ -47,6 +51,9 @@ from chatkit_onprem.logging import get_logger
 from chatkit_onprem.store.codec import PayloadCodec, PlainCodec, Sealer, ShreddedError
 from chatkit_onprem.store.database import Cursor, Database, insert_rows
 
+if TYPE_CHECKING:
+    from chatkit_onprem.chat.turn import Turn
+
 log = get_logger(__name__)
 _ITEM = TypeAdapter[ThreadItem](ThreadItem)
 _ITEMS = "items (thread_id, id, tenant, user_id, type, created_at, seq, payload, key_month, key_id)"
@@ -55,16 +62,16 @@ _ITEM_UPSERT = (
     " key_month = excluded.key_month, key_id = excluded.key_id"
 )
 _ATTACHMENT = TypeAdapter[Attachment](Attachment)
-#: A thread this request has already loaded (the protocol precheck), for the library's
-#: own ``load_thread`` of the same id: one read per turn instead of two.
-_PRELOADED: ContextVar[tuple[ThreadMetadata, RequestContext] | None] = ContextVar(
-    "chatkit_onprem_preloaded_thread", default=None
-)
-#: The history page read with it for a user-message turn: (thread id, caller, limit, items).
-_HISTORY: ContextVar[tuple[str, RequestContext, int, list[ThreadItem]] | None] = ContextVar(
-    "chatkit_onprem_preloaded_history", default=None
-)
+_THREADS = "threads (id, tenant, user_id, created_at, updated_at, seq, status, payload, key_month, key_id)"
 Order = Literal["asc", "desc"]
+#: Outside-a-turn thread saves remembered (a turn longer than this many renames elsewhere
+#: could miss one, and its automatic title would win).
+_OUTSIDE_SAVES_KEPT = 10_000
+
+
+def to_utc(value: datetime) -> datetime:
+    """Naive datetimes are the library's local ``now()``; make them aware UTC."""
+    return value.astimezone(UTC)
 
 
 class ReadHook(Protocol):
@@ -83,11 +90,6 @@ class _NoHook:
         return item
 
 
-def to_utc(value: datetime) -> datetime:
-    """Naive datetimes are the library's local ``now()``; make them aware UTC."""
-    return value.astimezone(UTC)
-
-
 class DuckDBStore(Store[RequestContext]):
     def __init__(
         self,
@@ -103,7 +105,8 @@ class DuckDBStore(Store[RequestContext]):
         self.max_page_size = max_page_size
         self._seq = db.write_sync(_max_seq)
         self.owners = ThreadOwners()
-        self._unsettled: dict[str, Future[None]] = {}
+        #: Thread id → when it was last saved outside a turn (``threads.update``), newest last.
+        self._outside_saves: dict[str, float] = {}
 
     # --- ids ------------------------------------------------------------
     def generate_thread_id(self, context: RequestContext) -> str:
@@ -162,55 +165,34 @@ class DuckDBStore(Store[RequestContext]):
                 continue
         return items
 
-    def _thread_row(self, cur: Cursor, thread_id: str, context: RequestContext) -> ThreadMetadata:
+    def _read_thread(self, cur: Cursor, thread_id: str, context: RequestContext) -> ThreadMetadata:
         try:
-            return self._thread_from(cur, _thread_row(cur, thread_id, context))
+            return self._thread_from(cur, _select_thread(cur, thread_id, context))
         except ShreddedError:
             raise NotFoundError(f"thread {thread_id} not found") from None
 
     # --- threads --------------------------------------------------------
     async def load_thread(self, thread_id: str, context: RequestContext) -> ThreadMetadata:
-        preloaded = _PRELOADED.get()
-        if preloaded is not None and preloaded[0].id == thread_id and preloaded[1] == context:
-            _PRELOADED.set(None)  # handed out once: the caller may change it
-            return preloaded[0]
+        turn: Turn | None = context.turn
+        if turn is not None and (read := turn.take_thread(thread_id)) is not None:
+            return read  # the precheck read it for this turn: one read instead of two
         return await self.read_thread(thread_id, context)
-
-    def preload(self, thread: ThreadMetadata, context: RequestContext) -> None:
-        """Keep ``thread`` (just read for ``context``) for the next ``load_thread`` of it in
-        this task. Only the request's own task sees it (a context variable)."""
-        _PRELOADED.set((thread, context))
 
     async def read_thread_and_history(
         self, thread_id: str, limit: int, context: RequestContext
     ) -> tuple[ThreadMetadata, list[ThreadItem]]:
-        """The thread and its ``limit`` newest items (newest first), in one reader round trip;
-        the history is kept for this request's turn (``take_history``)."""
-        await self._settled(thread_id)
+        """The thread and its ``limit`` newest items (newest first), in one reader round trip."""
         limit = self.clamp(limit)
 
         def query(cur: Cursor) -> tuple[ThreadMetadata, list[ThreadItem]]:
-            thread = self._thread_row(cur, thread_id, context)
+            thread = self._read_thread(cur, thread_id, context)
             rows = _page_rows(cur, thread_id, None, limit, "DESC", context)
             return thread, self._items_from(cur, thread_id, rows[:limit])
 
-        thread, items = await self.db.read(query)
-        _HISTORY.set((thread_id, context, limit, items))
-        return thread, items
-
-    @staticmethod
-    def take_history(thread_id: str, limit: int, context: RequestContext) -> list[ThreadItem] | None:
-        """The newest-first history ``read_thread_and_history`` read in this request (once)."""
-        kept = _HISTORY.get()
-        if kept is None or kept[0] != thread_id or kept[1] != context or kept[2] < limit:
-            return None
-        _HISTORY.set(None)
-        return kept[3][:limit]
+        return await self.db.read(query)
 
     async def read_thread(self, thread_id: str, context: RequestContext) -> ThreadMetadata:
-        await self._settled(thread_id)
-
-        return await self.db.read(lambda cur: self._thread_row(cur, thread_id, context))
+        return await self.db.read(lambda cur: self._read_thread(cur, thread_id, context))
 
     async def save_thread(self, thread: ThreadMetadata, context: RequestContext) -> None:
         fields = thread.model_dump(exclude={"items"}) if isinstance(thread, Thread) else None
@@ -218,6 +200,27 @@ class DuckDBStore(Store[RequestContext]):
         meta.created_at = to_utc(meta.created_at)
         sealer = await self.codec.sealer(context.tenant, context.user)
         payload = self._seal(sealer, "threads", meta.id, meta)
+        first = _FirstSave(meta.id, meta.created_at, meta.status.type, payload, sealer.month, sealer.key_id)
+        turn: Turn | None = context.turn
+        if turn is not None and self.owners.is_fresh(meta.id):
+            # ``threads.create``: the row is written with the thread's first item (or an
+            # attachment bound to it), in one transaction; a create refused before that
+            # writes nothing. Other requests cannot see the id before it is written.
+            turn.first_save = first
+            return
+        # Within a turn, a title the turn did not choose (none, or its automatic one) must
+        # not replace a title the user stored meanwhile (``threads.update`` during the turn).
+        # Only a save made outside a turn since this turn began can have stored one; noted
+        # before that save is queued, so a turn save queued after it always sees it.
+        keep_stored_title = (
+            turn is not None
+            and (meta.title is None or meta.title == turn.auto_title)
+            and self._outside_saves.get(meta.id, -1.0) >= turn.started
+        )
+        if turn is None:
+            self._outside_saves[meta.id] = time.monotonic()
+            if len(self._outside_saves) > _OUTSIDE_SAVES_KEPT:
+                del self._outside_saves[next(iter(self._outside_saves))]
         now = datetime.now(UTC)
 
         def write(cur: Cursor) -> None:
@@ -227,65 +230,48 @@ class DuckDBStore(Store[RequestContext]):
             if known is None and not self.owners.is_fresh(meta.id):
                 known = cur.execute("SELECT tenant, user_id FROM threads WHERE id = ?", [meta.id]).fetchone()
             if known is None:
-                cur.execute(
-                    "INSERT INTO threads (id, tenant, user_id, created_at, updated_at, seq, status, payload,"
-                    " key_month, key_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        meta.id,
-                        context.tenant,
-                        context.user,
-                        meta.created_at,
-                        now,
-                        self._next_seq(),
-                        meta.status.type,
-                        payload,
-                        sealer.month,
-                        sealer.key_id,
-                    ],
-                )
+                _insert_thread(cur, first, context, self._next_seq())
             elif tuple(known) == (context.tenant, context.user):
+                final = self._titled(cur, meta, payload, sealer, context) if keep_stored_title else payload
                 cur.execute(
                     "UPDATE threads SET updated_at = ?, status = ?, payload = ?, key_month = ?, key_id = ?"
                     " WHERE id = ?",
-                    [now, meta.status.type, payload, sealer.month, sealer.key_id, meta.id],
+                    [now, meta.status.type, final, sealer.month, sealer.key_id, meta.id],
                 )
             else:
                 raise NotFoundError(f"thread {meta.id} not found")
             self.owners.learn(meta.id, context.tenant, context.user)
 
-        if self.owners.is_fresh(meta.id):
-            # The first save of a thread this process just generated (``threads.create``):
-            # queued, not awaited. It holds no user data; the writer commits in queue order,
-            # so the acknowledgement of the thread's first item (awaited) implies it, and the
-            # two usually share one commit (one writer round trip less before the model call).
-            # Reads of the thread here wait for it (``_settled``).
-            future = self.db.submit(write)
-            self._unsettled[meta.id] = future
-            future.add_done_callback(lambda done: self._settle(meta.id, done))
-            return
         await self.db.write(write)
 
-    def _settle(self, thread_id: str, done: Future[None]) -> None:
-        """Writer thread: the queued first save is in (or failed)."""
-        if self._unsettled.get(thread_id) is done:
-            del self._unsettled[thread_id]
-        if done.exception() is not None:
-            log.error("saving a new thread failed", thread_id=thread_id, error=str(done.exception())[:300])
+    def _titled(
+        self, cur: Cursor, meta: ThreadMetadata, payload: bytes, sealer: Sealer, context: RequestContext
+    ) -> bytes:
+        """Writer thread: ``payload``, with the stored title if the user stored one."""
+        try:
+            stored = self._read_thread(cur, meta.id, context).title
+        except NotFoundError:
+            stored = None
+        if stored is None or stored == meta.title:
+            return payload
+        return self._seal(sealer, "threads", meta.id, meta.model_copy(update={"title": stored}))
 
-    async def _settled(self, thread_id: str) -> None:
-        """Read-your-writes for a thread whose first save is still queued."""
-        future = self._unsettled.get(thread_id)
-        if future is not None:
-            with contextlib.suppress(Exception):  # the read itself reports a missing thread
-                await asyncio.wrap_future(future)
+    def _first_save(self, thread_id: str | None, context: RequestContext) -> _FirstSave | None:
+        turn: Turn | None = context.turn
+        found = turn.first_save if turn is not None else None
+        return found if found is not None and found.thread_id == thread_id else None
+
+    def _saved_first(self, first: _FirstSave | None, context: RequestContext) -> None:
+        """The deferred first save went in with its write: the turn no longer carries it."""
+        turn: Turn | None = context.turn
+        if first is not None and turn is not None and turn.first_save is first:
+            turn.first_save = None
 
     async def load_threads(
         self, limit: int, after: str | None, order: str, context: RequestContext
     ) -> Page[ThreadMetadata]:
         limit = self.clamp(limit)
         direction = _direction(order)
-        for thread_id in list(self._unsettled):  # at most one commit away
-            await self._settled(thread_id)
 
         def query(cur: Cursor) -> tuple[list[ThreadMetadata], bool]:
             where = "tenant = ? AND user_id = ?"
@@ -346,7 +332,6 @@ class DuckDBStore(Store[RequestContext]):
     ) -> Page[ThreadItem]:
         limit = self.clamp(limit)
         direction = _direction(order)
-        await self._settled(thread_id)
 
         def query(cur: Cursor) -> tuple[list[ThreadItem], bool]:
             rows = _page_rows(cur, thread_id, after, limit, direction, context)
@@ -375,12 +360,31 @@ class DuckDBStore(Store[RequestContext]):
             item = item.model_copy(update={"created_at": to_utc(item.created_at)})
             payload = self._seal(sealer, "items", f"{thread_id}/{item.id}", item)
             rows.append((item.id, item.type, item.created_at, payload, sealer.month, sealer.key_id))
-        await self.db.write_grouped(self._item_runs, _ItemWrite(thread_id, context, rows, new))
+        first = self._first_save(thread_id, context)
+        await self.db.write_grouped(self._item_runs, _ItemWrite(thread_id, context, rows, new, first))
+        self._saved_first(first, context)
 
     def _item_runs(self, cur: Cursor, requests: list[_ItemWrite], alone: bool) -> list[Any]:
         """Writer thread: check owners, then one multi-row INSERT for new items and one
         upsert for the rest. In a batch, a "new" item whose id exists fails the statement
-        and so the batch; replayed ``alone``, it is upserted."""
+        and so the batch; replayed ``alone``, it is upserted. A new thread's deferred first
+        save goes in first, in the same transaction."""
+        new_threads: list[list[Any]] = []
+        for request in requests:
+            first = request.first
+            if first is None:
+                continue
+            # Replayed alone after a failed batch, what that batch learned was rolled back.
+            exists = self.owners.get(first.thread_id) is not None and not alone
+            if alone:
+                exists = (
+                    cur.execute("SELECT 1 FROM threads WHERE id = ?", [first.thread_id]).fetchone()
+                    is not None
+                )
+            if not exists:
+                new_threads.append(_thread_row(first, request.context, self._next_seq()))
+                self.owners.learn(first.thread_id, request.context.tenant, request.context.user)
+        insert_rows(cur, _THREADS, new_threads)  # one statement for the batch's new threads
         unknown = sorted({r.thread_id for r in requests if self.owners.get(r.thread_id) is None})
         if unknown:
             for thread_id, tenant, user in cur.execute(
@@ -453,6 +457,7 @@ class DuckDBStore(Store[RequestContext]):
     async def save_attachment(self, attachment: Attachment, context: RequestContext) -> None:
         sealer = await self.codec.sealer(context.tenant, context.user)
         payload = self._seal(sealer, "attachments", attachment.id, attachment)
+        first = self._first_save(attachment.thread_id, context)
 
         def write(cur: Cursor) -> None:
             owner = cur.execute(
@@ -460,6 +465,12 @@ class DuckDBStore(Store[RequestContext]):
             ).fetchone()
             if owner is not None and owner != (context.tenant, context.user):
                 raise NotFoundError(f"attachment {attachment.id} not found")
+            if (
+                first is not None
+                and not cur.execute("SELECT 1 FROM threads WHERE id = ?", [first.thread_id]).fetchone()
+            ):
+                _insert_thread(cur, first, context, self._next_seq())
+                self.owners.learn(first.thread_id, context.tenant, context.user)
             if attachment.thread_id is not None:
                 _require_thread(cur, attachment.thread_id, context)
             cur.execute(
@@ -479,6 +490,7 @@ class DuckDBStore(Store[RequestContext]):
             )
 
         await self.db.write(write)
+        self._saved_first(first, context)
 
     async def load_attachment(self, attachment_id: str, context: RequestContext) -> Attachment:
         def query(cur: Cursor) -> Attachment:
@@ -551,6 +563,18 @@ class DuckDBStore(Store[RequestContext]):
         await self.db.write(write)
 
 
+@dataclass(frozen=True, slots=True)
+class _FirstSave:
+    """A new thread's row, deferred until its first item or attachment is written."""
+
+    thread_id: str
+    created_at: datetime
+    status: str
+    payload: bytes
+    key_month: str | None
+    key_id: int | None
+
+
 _ItemRow = tuple[str, str, datetime, bytes, str | None, int | None]
 """(item id, type, created at, payload, key month, key id)."""
 
@@ -561,6 +585,26 @@ class _ItemWrite:
     context: RequestContext
     rows: list[_ItemRow]
     new: bool
+    first: _FirstSave | None = None
+
+
+def _thread_row(first: _FirstSave, context: RequestContext, seq: int) -> list[Any]:
+    return [
+        first.thread_id,
+        context.tenant,
+        context.user,
+        first.created_at,
+        datetime.now(UTC),
+        seq,
+        first.status,
+        first.payload,
+        first.key_month,
+        first.key_id,
+    ]
+
+
+def _insert_thread(cur: Cursor, first: _FirstSave, context: RequestContext, seq: int) -> None:
+    insert_rows(cur, _THREADS, [_thread_row(first, context, seq)])
 
 
 class ThreadOwners:
@@ -648,7 +692,7 @@ def _page_rows(
     return rows
 
 
-def _thread_row(cur: Cursor, thread_id: str, context: RequestContext) -> Any:
+def _select_thread(cur: Cursor, thread_id: str, context: RequestContext) -> Any:
     """(id, payload, tenant, user_id, key_month) of the caller's thread; NotFoundError otherwise."""
     row = cur.execute(
         "SELECT id, payload, tenant, user_id, key_month FROM threads"

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import queue
 import threading
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import duckdb
+from chatkit.errors import CustomStreamError
 
 from chatkit_onprem import metrics
 from chatkit_onprem.logging import get_logger
@@ -44,6 +46,34 @@ class DatabaseLockedError(RuntimeError):
 
 class DatabaseClosedError(RuntimeError):
     """The database is shutting down; no new work is accepted."""
+
+
+class StorageFullError(CustomStreamError):
+    """The disk holding the database is full: the write was rolled back, nothing was acknowledged.
+
+    A ``CustomStreamError`` so that the ChatKit library, which turns other exceptions in a
+    stream into a bare "stream error", streams this message; HTTP answers 507 storage_full.
+    Reads keep working, and writes succeed again once space returns."""
+
+    MESSAGE = (
+        "the server's storage is full, so nothing can be saved right now (reading still works); "
+        "retry once an operator has freed space"
+    )
+
+    def __init__(self) -> None:
+        super().__init__(self.MESSAGE, allow_retry=True)
+
+
+_NO_SPACE = os.strerror(errno.ENOSPC)  # "No space left on device", as DuckDB quotes it
+
+
+def _classified(exc: Exception) -> Exception:
+    """A write failure as the caller should see it: disk full gets its own error."""
+    if isinstance(exc, duckdb.Error) and _NO_SPACE in str(exc):
+        error = StorageFullError()
+        error.__cause__ = exc
+        return error
+    return exc
 
 
 GroupHandler = Callable[[Cursor, list[Any], bool], list[Any]]
@@ -346,7 +376,7 @@ class Database:
             metrics.STORE_WRITES.inc()
         except Exception as exc:
             _rollback(cursor)
-            _resolve(write.future, error=exc)
+            _resolve(write.future, error=_classified(exc))
             return
         _resolve(write.future, result=outcome)
 

@@ -216,6 +216,7 @@ class FakeUpstream(_LoopThread):
         self.default = default
         self.requests: list[Recorded] = []
         self.transcript = "transcribed words"
+        self.abandoned_streams = 0
         self._lock = threading.Lock()
 
     @property
@@ -287,19 +288,27 @@ class FakeUpstream(_LoopThread):
             )
         )
         events = _responses_events(behaviour, body) if responses else _chat_events(behaviour, body)
-        for sent, (delay, payload) in enumerate(events):
-            if delay:
-                await asyncio.sleep(delay)
-            if isinstance(behaviour, Cut) and sent >= behaviour.after + 1:
-                writer.transport.abort()  # no terminating chunk: the client sees a cut stream
-                return False
-            data = (
-                payload if isinstance(payload, bytes) else b"data: " + json.dumps(payload).encode() + b"\n\n"
-            )
-            writer.write(b"%x\r\n%s\r\n" % (len(data), data))
+        try:
+            for sent, (delay, payload) in enumerate(events):
+                if delay:
+                    await asyncio.sleep(delay)
+                if isinstance(behaviour, Cut) and sent >= behaviour.after + 1:
+                    writer.transport.abort()  # no terminating chunk: the client sees a cut stream
+                    return False
+                if writer.is_closing():
+                    raise ConnectionResetError("the client closed the stream")
+                data = (
+                    payload
+                    if isinstance(payload, bytes)
+                    else b"data: " + json.dumps(payload).encode() + b"\n\n"
+                )
+                writer.write(b"%x\r\n%s\r\n" % (len(data), data))
+                await writer.drain()
+            writer.write(b"0\r\n\r\n")
             await writer.drain()
-        writer.write(b"0\r\n\r\n")
-        await writer.drain()
+        except ConnectionError:
+            self.abandoned_streams += 1  # the client went away before the answer ended
+            raise
         return True
 
     async def _json(

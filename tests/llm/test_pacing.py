@@ -24,15 +24,16 @@ def text_deltas(events: list) -> list[str]:
     ]
 
 
+@pytest.mark.parametrize("style", ["chat_completions", "responses"])
 def test_tokens_arriving_within_the_interval_share_one_event(
-    upstream: FakeUpstream, make_server: Callable[..., ServerProcess]
+    style: str, upstream: FakeUpstream, make_server: Callable[..., ServerProcess]
 ) -> None:
     # 30 tokens 4 ms apart (120 ms) with a 60 ms interval: the first token alone, then
     # at most one event per 60 ms, so a handful of events instead of 30.
     upstream.default = Reply(tokens=TOKENS, token_delay=0.004)
     server = make_server(
         llm_config(
-            {"local": {"base_url": upstream.url}},
+            {"local": {"base_url": upstream.url, "api_style": style}},
             {"default": {"upstream": "local", "model": "m"}},
             text_interval_ms=60,
         )
@@ -42,7 +43,8 @@ def test_tokens_arriving_within_the_interval_share_one_event(
     assert errors(events) == []
     deltas = text_deltas(events)
     assert "".join(deltas) == "".join(TOKENS)
-    assert deltas[0] == TOKENS[0]  # the first token is not held back
+    # The first token is not held back (on a busy machine the next may share its network read).
+    assert deltas[0].startswith(TOKENS[0]) and len(deltas[0].split()) <= 3, deltas
     assert 2 <= len(deltas) <= 6, deltas
     saved = client.call("items.list", {"thread_id": thread_id, "limit": 10})["data"]
     assert [i["content"][0]["text"] for i in saved if i["type"] == "assistant_message"] == ["".join(TOKENS)]

@@ -70,14 +70,18 @@ def test_multi_turn_thread_with_store_ids_and_recorded_usage(
     assert rows == [("acme", "alice", "default", thread_id, 11, 7)] * 3
 
 
+@pytest.mark.parametrize("style", ["chat_completions", "responses"])
 @pytest.mark.parametrize("lean", [True, False], ids=["lean-then-runner", "runner-only"])
 def test_tools_widgets_progress_client_tool_and_structured_input(
-    lean: bool, upstream: FakeUpstream, make_server: Callable[..., ServerProcess]
+    lean: bool, style: str, upstream: FakeUpstream, make_server: Callable[..., ServerProcess]
 ) -> None:
+    """Both upstream styles, through the lean path (our parsers, handing tool calls to the
+    Runner) and the SDK-compatible path (the SDK's parsers and the Runner for every turn)."""
     server = make_server(
         llm_config(
-            # runner-only also uses the SDK's own stream parser: the `__fake_id__` path.
-            {"local": {"base_url": upstream.url, "lean_stream": lean}},
+            # runner-only also uses the SDK's own stream parser: for Chat Completions, the
+            # `__fake_id__` path.
+            {"local": {"base_url": upstream.url, "lean_stream": lean, "api_style": style}},
             {"default": {"upstream": "local", "model": "m"}},
             lean_plain_turns=lean,
         )
@@ -116,7 +120,11 @@ def test_tools_widgets_progress_client_tool_and_structured_input(
     assert errors(events) == [] and assistant_text(events) == "Thanks for the selection."
     # One upstream call per model step: the lean path hands its response over, never re-asks.
     assert len(upstream.model_requests()) == 6
-    tool_outputs = [m for m in upstream.model_requests()[-1].body["messages"] if m.get("role") == "tool"]
+    last = upstream.model_requests()[-1].body
+    if style == "chat_completions":
+        tool_outputs = [m for m in last["messages"] if m.get("role") == "tool"]
+    else:
+        tool_outputs = [m for m in last["input"] if m.get("type") == "function_call_output"]
     assert any("selection" in json.dumps(m) for m in tool_outputs)
 
     upstream.plan += [ToolCall("ask_preferences")]

@@ -57,3 +57,11 @@ if _log:
     socket.socket.connect = connect  # type: ignore[method-assign]
     socket.socket.connect_ex = connect_ex  # type: ignore[method-assign]
     socket.getaddrinfo = getaddrinfo  # type: ignore[assignment]
+
+# Fault injection for tests that need an internal error (which no correct request can cause):
+# CKO_TEST_FAULTS names a module to import at start-up; it plants the fault.
+_faults = os.environ.get("CKO_TEST_FAULTS")
+if _faults:
+    import importlib
+
+    importlib.import_module(_faults)
