@@ -6,6 +6,8 @@ threads or request ids. Per-user token accounting lives in the ``usage`` table.
 
 from __future__ import annotations
 
+import os
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.process_collector import ProcessCollector
 
@@ -92,4 +94,14 @@ HTTP_DURATION = Histogram(
 
 
 def render() -> bytes:
+    """This process's metrics; with several Granian workers, all of them (prometheus-client's
+    multiprocess files under ``PROMETHEUS_MULTIPROC_DIR``, which ``serve`` sets; gauges then
+    carry a ``pid`` label)."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:
+        from prometheus_client import multiprocess
+
+        combined = CollectorRegistry()
+        multiprocess.MultiProcessCollector(combined, path=folder)  # type: ignore[no-untyped-call]
+        return generate_latest(combined)
     return generate_latest(REGISTRY)

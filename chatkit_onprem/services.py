@@ -12,7 +12,7 @@ from chatkit_onprem.chat.attachments import OnPremAttachmentStore
 from chatkit_onprem.chat.previews import PreviewLinks, PreviewSigner
 from chatkit_onprem.chat.protocol import ChatKitEndpoint, StreamRegistry
 from chatkit_onprem.chat.server import OnPremChatKitServer
-from chatkit_onprem.config import ConfigError, Settings
+from chatkit_onprem.config import Settings
 from chatkit_onprem.crypto.blobs import BlobCipher
 from chatkit_onprem.crypto.deks import DataKeys
 from chatkit_onprem.crypto.envelope import EncryptingCodec
@@ -32,7 +32,7 @@ from chatkit_onprem.residency.keys import KeyAdmin
 from chatkit_onprem.residency.ledger import ErasureLedger
 from chatkit_onprem.residency.purge import PURGE, Purger
 from chatkit_onprem.residency.retention import RETENTION, Retention
-from chatkit_onprem.store import Database, DuckDBStore, apply_migrations
+from chatkit_onprem.store import Database, DuckDBStore, apply_migrations, open_database
 from chatkit_onprem.store.api_keys import ApiKeyRows
 from chatkit_onprem.store.blob_objects import BlobObjects
 from chatkit_onprem.store.data_keys import DataKeyRows
@@ -40,10 +40,16 @@ from chatkit_onprem.store.database import Cursor
 from chatkit_onprem.store.holds import HoldRows
 from chatkit_onprem.store.jobs import JobRows
 from chatkit_onprem.store.ledger import LedgerRows
+from chatkit_onprem.store.rates import RateRows
 from chatkit_onprem.store.reencrypt import TABLES, count_stale
 from chatkit_onprem.store.usage import UsageRows
 
 log = get_logger(__name__)
+
+#: With PostgreSQL other processes and replicas revoke keys and rotate data keys: how long a
+#: cached copy is trusted. A revoked API key stops working everywhere within this; a key
+#: job waits this long before it relies on every process using a new data key.
+SHARED_CACHE_SECONDS = {"api_keys": 0.5, "data_keys": 10.0}
 
 
 @dataclass
@@ -75,16 +81,8 @@ class Services:
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
-        if settings.store.backend != "duckdb":
-            raise ConfigError(["store.backend: 'postgres' is not available in this build yet"])
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        db = Database(
-            settings.store_path,
-            memory_limit=settings.store.memory_limit,
-            threads=settings.store.threads,
-            reader_threads=settings.store.reader_threads,
-            write_batch_max=settings.store.write_batch_max,
-        )
+        db = open_database(settings)
         try:
             apply_migrations(db)
             blobs = blob_backend(settings)
@@ -93,7 +91,11 @@ class Services:
             ledger = ErasureLedger(settings.resolve(settings.crypto.erasure_ledger), LedgerRows(db))
             ledger.load()
             data_keys = DataKeys(
-                kek, DataKeyRows(db), cache_size=settings.crypto.dek_cache_size, erased=ledger.erased
+                kek,
+                DataKeyRows(db),
+                cache_size=settings.crypto.dek_cache_size,
+                cache_ttl_seconds=SHARED_CACHE_SECONDS["data_keys"] if db.dialect == "postgres" else None,
+                erased=ledger.erased,
             )
             links = PreviewLinks(
                 PreviewSigner(
@@ -113,7 +115,8 @@ class Services:
                 store, blobs, objects=BlobObjects(db), links=links, settings=settings.blobs, cipher=cipher
             )
             job_rows = JobRows(db)
-            job_rows.release_all_sync()  # one process owns the file: every lease left is stale
+            if db.dialect == "duckdb":
+                job_rows.release_all_sync()  # one process owns the file: every lease left is stale
             runner = JobRunner(job_rows)
             secrets = ServerSecrets(kek, db)
             key_rows = DataKeyRows(db)
@@ -157,8 +160,11 @@ class Services:
         except BaseException:
             db.close()
             raise
+        shared = db.dialect == "postgres"  # other processes and replicas change what we cache
         api_keys = ApiKeyStore(
-            ApiKeyRows(db), last_used_write_seconds=settings.auth.api_keys.last_used_write_seconds
+            ApiKeyRows(db),
+            last_used_write_seconds=settings.auth.api_keys.last_used_write_seconds,
+            cache_seconds=SHARED_CACHE_SECONDS["api_keys"] if shared else None,
         )
         authenticator = Authenticator(settings, api_keys)
         return cls(
@@ -172,7 +178,7 @@ class Services:
             streams=streams,
             authenticator=authenticator,
             api_keys=api_keys,
-            limiter=RateLimiter(settings.rate_limits),
+            limiter=RateLimiter(settings.rate_limits, shared=RateRows(db) if shared else None),
             admission=StreamAdmission(settings.server.max_streams),
             dependencies=DependencyMonitor(
                 blobs=blobs,

@@ -30,7 +30,7 @@ from chatkit_onprem.auth.oidc import KeySet, OidcVerifier
 from chatkit_onprem.config import OidcSettings, RateLimitSettings
 from chatkit_onprem.context import RequestContext
 from chatkit_onprem.http.ratelimit import RateLimiter
-from chatkit_onprem.store import Database, apply_migrations
+from chatkit_onprem.store import DuckDBDatabase, apply_migrations
 from chatkit_onprem.store.api_keys import ApiKeyRows
 from tests.auth.idp import AUDIENCE, ISSUER, TestIdP
 
@@ -63,7 +63,7 @@ async def main(n: int) -> None:
                 lambda token=token: verifier.verify(token),
             )
 
-        db = Database(
+        db = DuckDBDatabase(
             Path(tmp) / "bench.duckdb", memory_limit="256MB", threads=1, reader_threads=2, write_batch_max=64
         )
         apply_migrations(db)

@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from chatkit.types import AssistantMessageContent, AssistantMessageItem, ThreadMetadata
 
 from chatkit_onprem.context import RequestContext
-from chatkit_onprem.store import Database, DuckDBStore, apply_migrations
+from chatkit_onprem.store import Database, DuckDBDatabase, DuckDBStore, apply_migrations
 
 CTX = RequestContext(tenant="bench", user="u")
 TEXT = "lorem ipsum dolor sit amet " * 20
@@ -142,7 +142,7 @@ async def bench_reads(
 
 
 async def main_async(args: argparse.Namespace, folder: Path) -> None:
-    db = Database(folder / "bench.duckdb", memory_limit="1GB", threads=2, reader_threads=4)
+    db = DuckDBDatabase(folder / "bench.duckdb", memory_limit="1GB", threads=2, reader_threads=4)
     apply_migrations(db)
     populate(db, args.items)
     store = DuckDBStore(db)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import duckdb
+import pytest
 
 from tests.support.client import ChatKitClient, assistant_text, done_items, errors
 from tests.support.server import ServerProcess
+from tests.support.store_query import query
+
+pytestmark = pytest.mark.backends("duckdb", "postgres")
 
 
 def _items(client: ChatKitClient, thread_id: str) -> list[dict]:
@@ -36,14 +39,11 @@ def test_sync_action_result_and_feedback_are_persisted(make_server: Callable[...
     client.call("items.feedback", {"thread_id": thread_id, "item_ids": [answer["id"]], "kind": "negative"})
     assert server.stop() == 0
 
-    # Look at the DuckDB file itself: routing fields are plain columns, feedback is a row.
-    with duckdb.connect(str(server.workdir / "data" / "chatkit.duckdb"), read_only=True) as db:
-        rows = db.execute("SELECT item_id, tenant, user_id, kind FROM feedback").fetchall()
-        assert rows == [(answer["id"], "acme", "alice", "negative")]
-        owners = db.execute(
-            "SELECT DISTINCT tenant, user_id FROM items WHERE thread_id = ?", [thread_id]
-        ).fetchall()
-        assert owners == [("acme", "alice")]
+    # Look at the database itself: routing fields are plain columns, feedback is a row.
+    rows = query(server, "SELECT item_id, tenant, user_id, kind FROM feedback")
+    assert rows == [(answer["id"], "acme", "alice", "negative")]
+    owners = query(server, "SELECT DISTINCT tenant, user_id FROM items WHERE thread_id = ?", [thread_id])
+    assert owners == [("acme", "alice")]
 
 
 def test_streaming_action_replaces_the_widget_and_answers(client: ChatKitClient) -> None:

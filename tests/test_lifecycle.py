@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from chatkit_onprem.store import Database, DatabaseLockedError
+from chatkit_onprem.store import DatabaseLockedError, DuckDBDatabase
 from tests.support.client import ChatKitClient, assistant_text, errors, text_input
 from tests.support.server import ServerProcess
 
@@ -201,4 +201,4 @@ def test_stream_registry_drain_waits_then_cancels() -> None:
 
 def test_a_second_process_cannot_open_the_live_file(server: ServerProcess) -> None:
     with pytest.raises(DatabaseLockedError, match="is a chatkit-onprem server running"):
-        Database(server.workdir / "data" / "chatkit.duckdb")
+        DuckDBDatabase(server.workdir / "data" / "chatkit.duckdb")

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import base64
 
+import pytest
 from chatkit.types import Attachment, Page, Thread, ThreadItem
 from pydantic import TypeAdapter
 
 from tests.support.client import ChatKitClient, assistant_text, done_items, errors, text_input
+
+pytestmark = pytest.mark.backends("duckdb", "postgres")
 
 THREAD = TypeAdapter(Thread)
 ITEMS = TypeAdapter(Page[ThreadItem])

@@ -23,7 +23,7 @@ from chatkit.types import (
 
 from chatkit_onprem.chat.turn import Turn
 from chatkit_onprem.context import RequestContext
-from chatkit_onprem.store import Database, DuckDBStore, apply_migrations
+from chatkit_onprem.store import Database, DuckDBDatabase, DuckDBStore, apply_migrations
 from chatkit_onprem.store.migrations import MIGRATIONS, SchemaTooNewError
 
 ALICE = RequestContext(tenant="acme", user="alice")
@@ -38,7 +38,7 @@ def run(coro):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(tmp_path / "store.duckdb", write_batch_max=64)
+    database = DuckDBDatabase(tmp_path / "store.duckdb", write_batch_max=64)
     apply_migrations(database)
     yield database
     database.close()
@@ -447,7 +447,7 @@ def test_generated_ids_have_at_least_96_random_bits(store: DuckDBStore) -> None:
 
 def test_migrations_are_idempotent_and_refuse_a_newer_schema(tmp_path: Path) -> None:
     path = tmp_path / "m.duckdb"
-    database = Database(path)
+    database = DuckDBDatabase(path)
     assert apply_migrations(database) == MIGRATIONS[-1][0]
     assert apply_migrations(database) == MIGRATIONS[-1][0]
     database.write_sync(

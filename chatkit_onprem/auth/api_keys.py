@@ -34,6 +34,7 @@ __all__ = ["ApiKeyRecord", "ApiKeyStore", "looks_like_api_key"]
 class _Cached:
     digest: bytes
     record: ApiKeyRecord
+    loaded: float
 
 
 def _digest(secret: str) -> bytes:
@@ -47,9 +48,15 @@ def looks_like_api_key(token: str) -> bool:
 class ApiKeyStore:
     method = "api_key"
 
-    def __init__(self, rows: ApiKeyRows, *, last_used_write_seconds: float = 60.0) -> None:
+    def __init__(
+        self, rows: ApiKeyRows, *, last_used_write_seconds: float = 60.0, cache_seconds: float | None = None
+    ) -> None:
         self.rows = rows
         self.interval = last_used_write_seconds
+        #: How long a verified key is trusted from memory. None: until revoked here (one
+        #: process, DuckDB). With several processes a revoke in one must reach the others:
+        #: the key is re-read after this many seconds.
+        self.cache_seconds = cache_seconds
         self._cache: dict[str, _Cached] = {}
         self._written: dict[str, float] = {}
         self._pending: set[asyncio.Task[None]] = set()
@@ -83,6 +90,9 @@ class ApiKeyStore:
             raise Unauthenticated("API key is malformed")
         key_id, secret = match.groups()
         cached = self._cache.get(key_id)
+        ttl = self.cache_seconds
+        if cached is not None and ttl is not None and time.monotonic() - cached.loaded > ttl:
+            cached = None  # another process may have revoked it: read it again
         if cached is None:
             cached = await self._load(key_id)
         # Compare even when the key is unknown, so timing does not tell which ids exist.
@@ -98,7 +108,7 @@ class ApiKeyStore:
         loaded = await self.rows.load(key_id)
         if loaded is None:
             return None
-        entry = _Cached(loaded[1], loaded[0])
+        entry = _Cached(loaded[1], loaded[0], time.monotonic())
         self._cache[key_id] = entry
         return entry
 

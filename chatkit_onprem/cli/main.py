@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -58,7 +59,8 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Listen address (overrides server.host).")] = None,
     port: Annotated[int | None, typer.Option(help="Listen port (overrides server.port).")] = None,
 ) -> None:
-    """Run the server: Granian, one worker (the process owns the DuckDB file).
+    """Run the server: Granian with ``server.workers`` processes (1 with DuckDB: the process owns
+    the file; with PostgreSQL about one per core).
 
     Connection hygiene uses Granian's own settings (docs/architecture.md §2): HTTP/1.1
     only, so the header timer runs from accept (hyper-util's auto mode has no timer
@@ -84,13 +86,20 @@ def serve(
     os.environ.update(agents_log_environment(settings.logging.log_content))
     server = settings.server
     connections = fit_open_files(server.max_connections)
+    if server.workers > 1:
+        # Every worker counts its own metrics; a scrape reaches one of them, so they share
+        # prometheus-client's multiprocess files (set before any worker imports it).
+        metrics_dir = settings.data_dir.resolve() / "metrics"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     Server(
         "chatkit_onprem.app:app_from_environment",
         factory=True,
         address=server.host,
         port=server.port,
         interface=Interfaces.ASGI,
-        workers=1,
+        workers=server.workers,
         http=HTTPModes.http1,
         http1_settings=HTTP1Settings(header_read_timeout=int(server.header_timeout_seconds * 1000)),
         backlog=server.backlog,

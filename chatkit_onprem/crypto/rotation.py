@@ -110,7 +110,11 @@ class KeyJobs:
                 after = page[-1].subject
                 state = {"phase": "keys", "after": list(after), "result": result}
                 await ctx.report(add=len(page), cursor=state)
-            state = {"phase": "rows", "table": TABLES[0], "after": -1, "result": result}
+            state = {"phase": "rows", "table": TABLES[0], "after": None, "result": result}
+            if self.keys.cache_ttl is not None:
+                # Other processes still hold the old keys in memory until their copies expire;
+                # after that every new write uses the new primary.
+                await asyncio.sleep(self.keys.cache_ttl)
             await ctx.report(total=(ctx.total or 0) + await self._count_stale(plaintext=False), cursor=state)
         if state["phase"] == "rows":
             state = await self._reencrypt_rows(ctx, state, plaintext=False)
@@ -155,7 +159,7 @@ class KeyJobs:
 
     # --- plaintext migration ---------------------------------------------
     async def encrypt_plaintext(self, ctx: JobContext) -> dict[str, Any]:
-        state: dict[str, Any] = dict(ctx.cursor or {"phase": "rows", "table": TABLES[0], "after": -1})
+        state: dict[str, Any] = dict(ctx.cursor or {"phase": "rows", "table": TABLES[0], "after": None})
         if ctx.total is None:
             await ctx.report(total=await self._count_stale(plaintext=True), cursor=state)
         if state["phase"] == "rows":
@@ -184,14 +188,15 @@ class KeyJobs:
         tables = list(TABLES)
         start = tables.index(state["table"])
         for table in tables[start:]:
-            after: int | None = int(state["after"]) if state.get("table") == table else -1
-            while after is not None:
+            after = state.get("after") if state.get("table") == table else None
+            while True:
                 began = time.monotonic()
                 ahead = partial(
                     reencrypt.subjects_ahead,
                     table=table,
+                    dialect=self.db.dialect,
                     plaintext=plaintext,
-                    after_rowid=after,
+                    after=after,
                     limit=self.batch_rows,
                 )
                 for tenant, user, month in await self.db.read(ahead):  # load (or make) the keys first
@@ -205,9 +210,10 @@ class KeyJobs:
                 read, changed, last = await self.db.write(
                     partial(
                         reencrypt.reencrypt_batch,
+                        dialect=self.db.dialect,
                         table=table,
                         plaintext=plaintext,
-                        after_rowid=after,
+                        after=after,
                         limit=self.batch_rows,
                         reseal=partial(self._reseal_on_writer, table, plaintext),
                     )

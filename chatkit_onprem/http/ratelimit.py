@@ -28,6 +28,7 @@ from chatkit_onprem import metrics
 from chatkit_onprem.config import RateLimitSettings
 from chatkit_onprem.context import RequestContext
 from chatkit_onprem.errors import ApiError
+from chatkit_onprem.store.rates import RateRows
 
 _PRUNE_EVERY = 1024
 #: Seconds a shed stream is told to wait: streams end within seconds, slots free up fast.
@@ -91,14 +92,44 @@ class StreamAdmission:
 
 
 class RateLimiter:
-    def __init__(self, settings: RateLimitSettings, clock: Callable[[], float] = time.monotonic) -> None:
+    """Requests per minute and concurrent streams per user and tenant.
+
+    Requests per minute are counted in this process (one process: DuckDB) or, given
+    ``shared`` (PostgreSQL), in the database, so the limit holds across every worker and
+    replica. Concurrent streams are always counted per process (a limit of N means N per
+    worker process; documented in the README's reliability section).
+    """
+
+    def __init__(
+        self,
+        settings: RateLimitSettings,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        shared: RateRows | None = None,
+    ) -> None:
         self.settings = settings
         self.clock = clock
+        self.shared = shared
         self._buckets: dict[tuple[str, ...], _Bucket] = {}
         self._streams: dict[tuple[str, ...], int] = {}
         self._checks = 0
 
     # --- requests per minute --------------------------------------------
+    async def check(self, caller: RequestContext) -> None:
+        """Count one request (429 with Retry-After over a limit)."""
+        if self.shared is None:
+            self.check_request(caller)
+            return
+        limits = (
+            (f"u\x00{caller.tenant}\x00{caller.user}", self.settings.user_requests_per_minute, "this user"),
+            (f"t\x00{caller.tenant}", self.settings.tenant_requests_per_minute, "this tenant"),
+        )
+        for key, rpm, who in limits:
+            if rpm > 0 and (wait := await self.shared.take(key, rpm)) is not None:
+                raise RateLimited(
+                    "rate_limited", f"too many requests for {who} (limit {rpm} per minute)", wait
+                )
+
     def check_request(self, caller: RequestContext) -> None:
         now = self.clock()
         limits = (
@@ -171,4 +202,4 @@ class RateLimiter:
 
 async def admit(request: Request[Any, Any, Any], caller: RequestContext, limiter: RateLimiter) -> None:
     """Count the request against the caller's rates (stream slots are the controller's)."""
-    limiter.check_request(caller)
+    await limiter.check(caller)

@@ -98,7 +98,10 @@ class AuditLog:
         outcome: str,
         counts: dict[str, Any] | None = None,
     ) -> AuditRow:
-        """On the writer thread (inside the action's own transaction when it has one)."""
+        """On the writer thread (inside the action's own transaction when it has one). Processes
+        sharing a PostgreSQL database append in turn: an advisory lock orders the chain."""
+        if self.db.dialect == "postgres":
+            cur.execute("SELECT pg_advisory_xact_lock(hashtext('chatkit-onprem audit chain'))")
         head = head_sync(cur)
         seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
         text = canonical(params)

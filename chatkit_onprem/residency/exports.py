@@ -214,7 +214,7 @@ class Exporter:
         until = datetime.fromisoformat(params["until"]) if params.get("until") else None
         snap = _Snapshot(files=[])
         files = {name: _HashingFile(folder / f"{name}.jsonl") for name in TABLES}
-        sql.begin_snapshot(cur)
+        sql.begin_snapshot(cur, self.db.dialect)
         try:
             thread_ids: list[str] = []
             for row in sql.thread_rows(cur, tenant, user, thread_id, since, until):

@@ -95,7 +95,10 @@ class ApiKeyRows:
 
         def write(cur: Cursor) -> tuple[Any, ...] | None:
             cur.execute("UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = ?", [key_id])
-            return cur.execute(f"SELECT {_COLUMNS} FROM api_keys WHERE id = ?", [key_id]).fetchone()
+            row: tuple[Any, ...] | None = cur.execute(
+                f"SELECT {_COLUMNS} FROM api_keys WHERE id = ?", [key_id]
+            ).fetchone()
+            return row
 
         row = await self.db.write(write)
         return _record(row) if row else None
@@ -104,9 +107,10 @@ class ApiKeyRows:
         """The record and its secret's SHA-256, for verification."""
 
         def query(cur: Cursor) -> tuple[Any, ...] | None:
-            return cur.execute(
+            row: tuple[Any, ...] | None = cur.execute(
                 f"SELECT {_COLUMNS}, secret_sha256 FROM api_keys WHERE id = ?", [key_id]
             ).fetchone()
+            return row
 
         row = await self.db.read(query)
         return (_record(row[:-1]), bytes(row[-1])) if row else None

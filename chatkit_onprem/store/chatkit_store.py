@@ -103,7 +103,6 @@ class DuckDBStore(Store[RequestContext]):
         self.codec = codec or PlainCodec()
         self.hook: ReadHook = read_hook or _NoHook()
         self.max_page_size = max_page_size
-        self._seq = db.write_sync(_max_seq)
         self.owners = ThreadOwners()
         #: Thread id → when it was last saved outside a turn (``threads.update``), newest last.
         self._outside_saves: dict[str, float] = {}
@@ -121,11 +120,6 @@ class DuckDBStore(Store[RequestContext]):
 
     def generate_attachment_id(self, context: RequestContext) -> str:
         return new_id("attachment")
-
-    def _next_seq(self) -> int:
-        """Only called on the writer thread, so a plain counter is race-free."""
-        self._seq += 1
-        return self._seq
 
     def clamp(self, limit: int | None) -> int:
         return max(1, min(limit or 20, self.max_page_size))
@@ -212,10 +206,13 @@ class DuckDBStore(Store[RequestContext]):
         # not replace a title the user stored meanwhile (``threads.update`` during the turn).
         # Only a save made outside a turn since this turn began can have stored one; noted
         # before that save is queued, so a turn save queued after it always sees it.
+        # With several processes (PostgreSQL) the outside save may have happened in another one,
+        # which this process cannot see: there the stored title is always checked.
+        outside_saved = self.db.dialect == "postgres" or self._outside_saves.get(meta.id, -1.0) >= (
+            turn.started if turn is not None else 0.0
+        )
         keep_stored_title = (
-            turn is not None
-            and (meta.title is None or meta.title == turn.auto_title)
-            and self._outside_saves.get(meta.id, -1.0) >= turn.started
+            turn is not None and (meta.title is None or meta.title == turn.auto_title) and outside_saved
         )
         if turn is None:
             self._outside_saves[meta.id] = time.monotonic()
@@ -230,7 +227,7 @@ class DuckDBStore(Store[RequestContext]):
             if known is None and not self.owners.is_fresh(meta.id):
                 known = cur.execute("SELECT tenant, user_id FROM threads WHERE id = ?", [meta.id]).fetchone()
             if known is None:
-                _insert_thread(cur, first, context, self._next_seq())
+                _insert_thread(cur, first, context, self.db.next_seq(cur))
             elif tuple(known) == (context.tenant, context.user):
                 final = self._titled(cur, meta, payload, sealer, context) if keep_stored_title else payload
                 cur.execute(
@@ -382,13 +379,14 @@ class DuckDBStore(Store[RequestContext]):
                     is not None
                 )
             if not exists:
-                new_threads.append(_thread_row(first, request.context, self._next_seq()))
+                new_threads.append(_thread_row(first, request.context, self.db.next_seq(cur)))
                 self.owners.learn(first.thread_id, request.context.tenant, request.context.user)
         insert_rows(cur, _THREADS, new_threads)  # one statement for the batch's new threads
         unknown = sorted({r.thread_id for r in requests if self.owners.get(r.thread_id) is None})
         if unknown:
             for thread_id, tenant, user in cur.execute(
-                "SELECT id, tenant, user_id FROM threads WHERE list_contains(?, id)", [unknown]
+                "SELECT id, tenant, user_id FROM threads WHERE id = ANY(CAST(? AS VARCHAR[]))",
+                [unknown],
             ).fetchall():
                 self.owners.learn(thread_id, tenant, user)
         outcomes: list[Any] = []
@@ -414,7 +412,7 @@ class DuckDBStore(Store[RequestContext]):
                     ctx.user,
                     item_type,
                     created_at,
-                    self._next_seq(),
+                    self.db.next_seq(cur),
                     payload,
                     month,
                     key_id,
@@ -469,7 +467,7 @@ class DuckDBStore(Store[RequestContext]):
                 first is not None
                 and not cur.execute("SELECT 1 FROM threads WHERE id = ?", [first.thread_id]).fetchone()
             ):
-                _insert_thread(cur, first, context, self._next_seq())
+                _insert_thread(cur, first, context, self.db.next_seq(cur))
                 self.owners.learn(first.thread_id, context.tenant, context.user)
             if attachment.thread_id is not None:
                 _require_thread(cur, attachment.thread_id, context)
@@ -648,14 +646,6 @@ class ThreadOwners:
         with self._lock:
             self._owners.pop(thread_id, None)
             self._fresh.pop(thread_id, None)
-
-
-def _max_seq(cur: Cursor) -> int:
-    row = cur.execute(
-        "SELECT greatest((SELECT coalesce(max(seq), 0) FROM items),"
-        " (SELECT coalesce(max(seq), 0) FROM threads))"
-    ).fetchone()
-    return int(row[0]) if row else 0
 
 
 def _page_rows(

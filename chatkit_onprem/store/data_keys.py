@@ -79,11 +79,10 @@ class DataKeyRows:
         """Insert, unless another writer got there first; return the row that is stored."""
 
         def write(cur: Cursor) -> WrappedDataKey:
-            existing = get_sync(cur, key.tenant, key.user, key.month)
-            if existing is not None:
-                return existing
+            # ON CONFLICT DO NOTHING: another process may insert the same subject-month at once.
             cur.execute(
-                f"INSERT INTO data_keys ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO data_keys ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (tenant, user_id, month) DO NOTHING",
                 [
                     key.tenant,
                     key.user,
@@ -100,7 +99,9 @@ class DataKeyRows:
                     None,
                 ],
             )
-            return key
+            stored = get_sync(cur, key.tenant, key.user, key.month)
+            assert stored is not None
+            return stored
 
         return await self.db.write(write)
 
@@ -152,7 +153,8 @@ class DataKeyRows:
 
         def query(cur: Cursor) -> list[Any]:
             return cur.execute(
-                "SELECT state, kek_version, count(*) FROM data_keys GROUP BY ALL ORDER BY ALL"
+                "SELECT state, kek_version, count(*) FROM data_keys GROUP BY state, kek_version"
+                " ORDER BY state, kek_version"
             ).fetchall()
 
         return [(str(s), str(v), int(n)) for s, v, n in await self.db.read(query)]

@@ -1,18 +1,21 @@
-"""The one owner of the DuckDB file.
+"""How the store talks to its database: reader threads, one group-commit writer, two engines.
 
-DuckDB facts that shape this module (ARCHITECTURE §3.1-3.3):
+``Database`` holds what both engines share; ``store.duckdb`` (the embedded file, one
+process) and ``store.postgres`` (an external server, many processes) add connections.
 
-* one process may open the file read-write, so this object is the only opener;
-* a connection must not be shared between threads, so each reader thread gets
-  its own cursor and a single writer thread owns the write cursor;
-* tiny transactions are slow (~650 commits/s), so the writer groups whatever
-  writes are queued into one transaction (group commit). A write's future
-  resolves only after its transaction committed: an acknowledged write is in
-  the WAL. If a batch fails, it is rolled back and each write is replayed alone,
-  so one bad write never takes its neighbours down with it.
+* A connection must not be shared between threads, so each reader thread gets its own
+  cursor and a single writer thread owns the write cursor.
+* Tiny transactions are slow (DuckDB ~650 commits/s; a PostgreSQL commit is a round trip
+  and an fsync), so the writer groups whatever writes are queued into one transaction
+  (group commit). A write's future resolves only after its transaction committed: an
+  acknowledged write is durable. If a batch fails, it is rolled back and each write is
+  replayed alone, so one bad write never takes its neighbours down with it.
+* Blocking calls never run on the event loop: ``read`` and ``write`` hand work to threads
+  and await the result.
 
-Blocking calls never run on the event loop: ``read`` and ``write`` hand work to
-threads and await the result.
+SQL in ``store/`` is written once for both engines, with ``?`` placeholders: the
+PostgreSQL cursor translates them. Where the engines differ (rowids, appenders, row
+locks, snapshots), a repository asks ``db.dialect``.
 """
 
 from __future__ import annotations
@@ -26,18 +29,28 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
-import duckdb
 from chatkit.errors import CustomStreamError
 
 from chatkit_onprem import metrics
 from chatkit_onprem.logging import get_logger
 
 T = TypeVar("T")
-Cursor = duckdb.DuckDBPyConnection
 log = get_logger(__name__)
+Dialect = Literal["duckdb", "postgres"]
+
+
+class Cursor(Protocol):
+    """What repositories use of a cursor (a DuckDB connection cursor, or ``store.postgres.PgCursor``)."""
+
+    def execute(self, query: str, parameters: Any = None) -> Cursor: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def fetchmany(self, size: int = 1) -> list[Any]: ...
 
 
 class DatabaseLockedError(RuntimeError):
@@ -64,16 +77,7 @@ class StorageFullError(CustomStreamError):
         super().__init__(self.MESSAGE, allow_retry=True)
 
 
-_NO_SPACE = os.strerror(errno.ENOSPC)  # "No space left on device", as DuckDB quotes it
-
-
-def _classified(exc: Exception) -> Exception:
-    """A write failure as the caller should see it: disk full gets its own error."""
-    if isinstance(exc, duckdb.Error) and _NO_SPACE in str(exc):
-        error = StorageFullError()
-        error.__cause__ = exc
-        return error
-    return exc
+_NO_SPACE = os.strerror(errno.ENOSPC)  # "No space left on device", as both engines quote it
 
 
 GroupHandler = Callable[[Cursor, list[Any], bool], list[Any]]
@@ -129,64 +133,62 @@ class _Gate:
 
 
 class Database:
-    def __init__(
-        self,
-        path: Path,
-        *,
-        memory_limit: str = "512MB",
-        threads: int = 2,
-        reader_threads: int = 4,
-        write_batch_max: int = 256,
-    ) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._config: dict[str, Any] = {
-            "memory_limit": memory_limit,
-            "threads": threads,
-            # Air-gapped: never download an extension at first use.
-            "autoinstall_known_extensions": False,
-            "autoload_known_extensions": False,
-        }
-        self._conn = self._connect()
+    """Readers on threads, one writer thread with group commit; the engine adds connections.
+
+    Subclasses provide ``_new_cursor`` (one per thread), ``_classify`` (an engine error as
+    the caller should see it), ``_close_engine`` and, where the engine has it, compaction.
+    """
+
+    dialect: Dialect
+
+    def __init__(self, *, reader_threads: int = 4, write_batch_max: int = 256, name: str = "db") -> None:
         self._write_batch_max = write_batch_max
         self._gate = _Gate()
         self._generation = 0
         self._writes: queue.SimpleQueue[_Write | object] = queue.SimpleQueue()
         self._local = threading.local()
         self._cursor_lock = threading.Lock()
-        self._cursors: list[Cursor] = []
-        self._readers = ThreadPoolExecutor(reader_threads, thread_name_prefix="duckdb-read")
+        self._cursors: list[Any] = []
+        self._readers = ThreadPoolExecutor(reader_threads, thread_name_prefix=f"{name}-read")
         self._closed = False
-        self._writer_cursor = self._new_cursor()
-        self._writer = threading.Thread(target=self._write_loop, name="duckdb-write", daemon=True)
-        self._writer.start()
+        self._name = name
         self.commits = 0  # transactions committed (for metrics and benchmarks)
+        self._writer_cursor: Cursor | None = None
+        self._writer: threading.Thread | None = None
 
-    def _connect(self) -> duckdb.DuckDBPyConnection:
-        try:
-            conn = duckdb.connect(str(self.path), config=self._config)
-        except duckdb.IOException as exc:
-            if "lock" in str(exc).lower():
-                raise DatabaseLockedError(
-                    f"{self.path} is held by another process (is a chatkit-onprem server running?). "
-                    "Stop it, or use the admin API instead of opening the file."
-                ) from exc
-            raise
-        # The server never reads or writes files other than its own database.
-        conn.execute("SET enable_external_access = false")
-        return conn
+    def _start_writer(self) -> None:
+        self._writer_cursor = self._new_cursor()
+        self._writer = threading.Thread(target=self._write_loop, name=f"{self._name}-write", daemon=True)
+        self._writer.start()
+
+    # --- engine hooks ----------------------------------------------------
+    def _new_cursor(self) -> Cursor:
+        raise NotImplementedError
+
+    def _classify(self, exc: Exception) -> Exception:
+        """A write failure as the caller should see it (disk full gets its own error)."""
+        if _NO_SPACE in str(exc):
+            error = StorageFullError()
+            error.__cause__ = exc
+            return error
+        return exc
+
+    def _close_engine(self) -> None:
+        raise NotImplementedError
+
+    def next_seq(self, cursor: Cursor) -> int:
+        """A number larger than any given out before in this process (writer thread only): the
+        tie-breaker of keyset pagination. Engines hand them out in their own way."""
+        raise NotImplementedError
+
+    def _compact_on_writer(self, cursor: Cursor) -> int:
+        raise NotImplementedError
 
     # --- cursors -------------------------------------------------------
-    def _new_cursor(self) -> Cursor:
-        with self._cursor_lock:
-            cursor = self._conn.cursor()
-            self._cursors.append(cursor)
-            return cursor
-
     def _reader_cursor(self) -> Cursor:
         cursor: Cursor | None = getattr(self._local, "cursor", None)
         if cursor is None or getattr(self._local, "generation", -1) != self._generation:
-            cursor = self._new_cursor()  # first use, or the file was compacted since
+            cursor = self._new_cursor()  # first use, or the engine was reopened since
             self._local.cursor = cursor
             self._local.generation = self._generation
         return cursor
@@ -195,8 +197,16 @@ class Database:
         self._gate.enter()
         try:
             return fn(self._reader_cursor())
+        except Exception as exc:
+            if self._broken(exc):
+                self._local.cursor = None  # a lost connection: the next read opens a new one
+            raise
         finally:
             self._gate.leave()
+
+    def _broken(self, exc: Exception) -> bool:
+        """Whether ``exc`` means the cursor's connection is unusable (engine-specific)."""
+        return False
 
     # --- public API ----------------------------------------------------
     async def read(self, fn: Callable[[Cursor], T]) -> T:
@@ -239,64 +249,25 @@ class Database:
         return self.submit(fn).result()
 
     async def compact(self) -> int:
-        """Rewrite the file so deleted rows leave no bytes behind (free pages keep them otherwise).
+        """Rewrite the storage so deleted rows leave no bytes behind (the engine's way).
 
-        Runs on the writer thread, so writes wait; reads wait at the gate. The live data is
-        copied into a new file, which then replaces the old one. Returns the bytes saved.
+        Runs on the writer thread with no other write in between. Returns the bytes saved.
         """
         future: Future[int] = Future()
         self._writes.put(_Write(self._compact_on_writer, future))
         return await asyncio.wrap_future(future)
 
-    def _compact_on_writer(self, _: Cursor) -> int:
-        before = self.path.stat().st_size
-        fresh = self.path.with_name(self.path.name + ".compact")
-        fresh.unlink(missing_ok=True)
-        self._gate.close()
-        try:
-            with self._cursor_lock:
-                for cursor in self._cursors:
-                    cursor.close()
-                self._cursors.clear()
-            self._conn.execute("CHECKPOINT")
-            name = str(self._conn.execute("SELECT current_database()").fetchone()[0])  # type: ignore[index]
-            self._conn.close()
-            # A connection of its own, allowed to write the second file.
-            copier = duckdb.connect(str(self.path), config=self._config)
-            try:
-                copier.execute("ATTACH ? AS compacted", [str(fresh)])
-                copier.execute(f'COPY FROM DATABASE "{name}" TO compacted')
-                copier.execute("DETACH compacted")
-            finally:
-                copier.close()
-            os.replace(fresh, self.path)
-            self.path.with_name(self.path.name + ".wal").unlink(missing_ok=True)
-        finally:
-            fresh.unlink(missing_ok=True)
-            self._conn = self._connect()
-            self._generation += 1
-            self._writer_cursor = self._new_cursor()
-            self._gate.open()
-        after = self.path.stat().st_size
-        log.info("database compacted", path=str(self.path), bytes_before=before, bytes_after=after)
-        return before - after
-
     def close(self) -> None:
-        """Finish queued writes, checkpoint (fold the WAL into the file) and close."""
+        """Finish queued writes, then close every connection (the engine's last words first)."""
         if self._closed:
             return
         self._closed = True
         self._writes.put(_STOP)
-        self._writer.join()
+        if self._writer is not None:
+            self._writer.join()
         self._readers.shutdown(wait=True)
-        with self._cursor_lock:  # an unconsumed result keeps a transaction open
-            for cursor in self._cursors:
-                cursor.close()
-        try:
-            self._conn.execute("CHECKPOINT")
-        finally:
-            self._conn.close()
-        log.info("database closed", path=str(self.path), commits=self.commits)
+        self._close_engine()
+        log.info("database closed", engine=self.dialect, commits=self.commits)
 
     # --- writer thread -------------------------------------------------
     def _write_loop(self) -> None:
@@ -319,6 +290,7 @@ class Database:
                 self._run_exclusive(batch[0])
                 batch = batch[1:]
             if batch:
+                assert self._writer_cursor is not None
                 self._commit_batch(self._writer_cursor, batch)
 
     def _commit_batch(self, cursor: Cursor, batch: list[_Write]) -> None:
@@ -342,8 +314,11 @@ class Database:
             self.commits += 1
             metrics.STORE_COMMITS.inc()
             metrics.STORE_WRITES.inc(len(batch))
-        except Exception:
+        except Exception as exc:
             _rollback(cursor)
+            if self._broken(exc):
+                self._reconnect_writer()
+                cursor = self._writer_cursor  # type: ignore[assignment]
             for write in batch:  # isolate the failing write(s)
                 self._run_alone(cursor, write)
             return
@@ -352,7 +327,7 @@ class Database:
 
     def _run_exclusive(self, write: _Write) -> None:
         """Work that must run outside any transaction, with no other write queued in between."""
-        assert write.fn is not None
+        assert write.fn is not None and self._writer_cursor is not None
         try:
             outcome = write.fn(self._writer_cursor)
         except Exception as exc:
@@ -376,9 +351,16 @@ class Database:
             metrics.STORE_WRITES.inc()
         except Exception as exc:
             _rollback(cursor)
-            _resolve(write.future, error=_classified(exc))
+            _resolve(write.future, error=self._classify(exc))
             return
         _resolve(write.future, result=outcome)
+
+    def _reconnect_writer(self) -> None:
+        """The writer's connection was lost (a database restart): open a new one."""
+        try:
+            self._writer_cursor = self._new_cursor()
+        except Exception as exc:
+            log.error("database writer could not reconnect", error=str(exc)[:300])
 
 
 def insert_rows(
@@ -419,5 +401,5 @@ def _resolve(future: Future[Any], *, result: Any = None, error: BaseException | 
 
 
 def _rollback(cursor: Cursor) -> None:
-    with contextlib.suppress(duckdb.Error):  # no transaction open
+    with contextlib.suppress(Exception):  # no transaction open, or the connection is gone
         cursor.execute("ROLLBACK")

@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from chatkit_onprem.store.database import Cursor
+from chatkit_onprem.store.database import Cursor, Dialect
 
 PAGE = 5000
 
@@ -31,8 +31,10 @@ def subject_where(
     return " AND ".join(where), args
 
 
-def begin_snapshot(cur: Cursor) -> None:
-    cur.execute("BEGIN TRANSACTION")
+def begin_snapshot(cur: Cursor, dialect: Dialect) -> None:
+    """One snapshot for every read until ``end_snapshot`` (PostgreSQL's default isolation would
+    give each statement its own)."""
+    cur.execute("BEGIN ISOLATION LEVEL REPEATABLE READ" if dialect == "postgres" else "BEGIN TRANSACTION")
 
 
 def end_snapshot(cur: Cursor) -> None:
@@ -69,7 +71,7 @@ def item_rows(
     """(thread_id, id, tenant, user_id, type, created_at, key_month, payload), thread by thread."""
     for start in range(0, len(thread_ids), 500):
         part = thread_ids[start : start + 500]
-        where = "list_contains(?, i.thread_id)"
+        where = "i.thread_id = ANY(CAST(? AS VARCHAR[]))"
         args: list[Any] = [part]
         if since is not None:
             where += " AND i.created_at >= ?"
@@ -91,7 +93,7 @@ def attachment_rows(
     """(id, tenant, user_id, thread_id, created_at, key_month, payload, size, has_preview, stored)."""
     where, args = subject_where("a", tenant, user, None, thread_column="thread_id")
     if thread_ids is not None:
-        where += " AND list_contains(?, a.thread_id)"
+        where += " AND a.thread_id = ANY(CAST(? AS VARCHAR[]))"
         args.append(thread_ids)
     yield from _paged(
         cur,

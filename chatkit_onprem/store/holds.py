@@ -74,8 +74,8 @@ def active_holds_sync(
         args.extend([user, user])
     elif thread_ids is not None:
         where.append(
-            "(list_contains(?, thread_id) OR (user_id IS NULL AND thread_id IS NULL)"
-            " OR user_id IN (SELECT user_id FROM threads WHERE list_contains(?, id)))"
+            "(thread_id = ANY(CAST(? AS VARCHAR[])) OR (user_id IS NULL AND thread_id IS NULL)"
+            " OR user_id IN (SELECT user_id FROM threads WHERE id = ANY(CAST(? AS VARCHAR[]))))"
         )
         args.extend([thread_ids, thread_ids])
     rows = cur.execute(f"SELECT {_COLUMNS} FROM holds WHERE {' AND '.join(where)} ORDER BY created_at", args)

@@ -140,10 +140,13 @@ class JobRows:
         until = now + timedelta(seconds=lease_seconds)
 
         def write(cur: Cursor) -> JobRecord | None:
+            # Several processes claim at once on PostgreSQL: a row lock, skipped by the others.
+            lock = " FOR UPDATE SKIP LOCKED" if self.db.dialect == "postgres" else ""
             row = cur.execute(
                 "SELECT id FROM jobs WHERE state IN ('queued', 'running')"
-                " AND (lease_until IS NULL OR lease_until < ?) AND list_contains(?, kind)"
-                " ORDER BY created_at, id LIMIT 1",
+                " AND (lease_until IS NULL OR lease_until < ?)"
+                " AND kind = ANY(CAST(? AS VARCHAR[]))"
+                f" ORDER BY created_at, id LIMIT 1{lock}",
                 [now, kinds],
             ).fetchone()
             if row is None:

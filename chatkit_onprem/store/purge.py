@@ -158,7 +158,8 @@ def preview(cur: Cursor, scope: PurgeScope, *, exclude_held: bool = False) -> tu
     counts.attachments = len(attachment_ids)
     if attachment_ids:
         row = cur.execute(
-            "SELECT count(*), coalesce(sum(size), 0) FROM blob_objects WHERE list_contains(?, attachment_id)",
+            "SELECT count(*), coalesce(sum(size), 0) FROM blob_objects"
+            " WHERE attachment_id = ANY(CAST(? AS VARCHAR[]))",
             [attachment_ids],
         ).fetchone()
         counts.objects, counts.object_bytes = int(row[0]), int(row[1])  # type: ignore[index]
@@ -184,15 +185,20 @@ def delete_threads(cur: Cursor, *, thread_ids: list[str]) -> tuple[PurgeCounts, 
     attachments = [
         (str(r[0]), str(r[1]), str(r[2]))
         for r in cur.execute(
-            "SELECT id, tenant, user_id FROM attachments WHERE list_contains(?, thread_id)", [thread_ids]
+            "SELECT id, tenant, user_id FROM attachments WHERE thread_id = ANY(CAST(? AS VARCHAR[]))",
+            [thread_ids],
         ).fetchall()
     ]
-    counts.items = _deleted(cur, "DELETE FROM items WHERE list_contains(?, thread_id)", [thread_ids])
-    counts.feedback = _deleted(cur, "DELETE FROM feedback WHERE list_contains(?, thread_id)", [thread_ids])
-    counts.attachments = _deleted(
-        cur, "DELETE FROM attachments WHERE list_contains(?, thread_id)", [thread_ids]
+    counts.items = _deleted(
+        cur, "DELETE FROM items WHERE thread_id = ANY(CAST(? AS VARCHAR[]))", [thread_ids]
     )
-    counts.threads = _deleted(cur, "DELETE FROM threads WHERE list_contains(?, id)", [thread_ids])
+    counts.feedback = _deleted(
+        cur, "DELETE FROM feedback WHERE thread_id = ANY(CAST(? AS VARCHAR[]))", [thread_ids]
+    )
+    counts.attachments = _deleted(
+        cur, "DELETE FROM attachments WHERE thread_id = ANY(CAST(? AS VARCHAR[]))", [thread_ids]
+    )
+    counts.threads = _deleted(cur, "DELETE FROM threads WHERE id = ANY(CAST(? AS VARCHAR[]))", [thread_ids])
     return counts, attachments
 
 
@@ -213,14 +219,19 @@ def loose_attachments(cur: Cursor, scope: PurgeScope, limit: int) -> list[tuple[
 
 def forget_attachments(cur: Cursor, attachment_ids: list[str]) -> int:
     """Attachment records and bookkeeping rows, once their objects are gone."""
-    records = _deleted(cur, "DELETE FROM attachments WHERE list_contains(?, id)", [attachment_ids])
-    _deleted(cur, "DELETE FROM blob_objects WHERE list_contains(?, attachment_id)", [attachment_ids])
+    records = _deleted(cur, "DELETE FROM attachments WHERE id = ANY(CAST(? AS VARCHAR[]))", [attachment_ids])
+    _deleted(
+        cur,
+        "DELETE FROM blob_objects WHERE attachment_id = ANY(CAST(? AS VARCHAR[]))",
+        [attachment_ids],
+    )
     return records
 
 
 def object_sizes(cur: Cursor, attachment_ids: list[str]) -> dict[str, tuple[int, bool]]:
     rows = cur.execute(
-        "SELECT attachment_id, size, has_preview FROM blob_objects WHERE list_contains(?, attachment_id)",
+        "SELECT attachment_id, size, has_preview FROM blob_objects"
+        " WHERE attachment_id = ANY(CAST(? AS VARCHAR[]))",
         [attachment_ids],
     ).fetchall()
     return {str(r[0]): (int(r[1]), bool(r[2])) for r in rows}
@@ -234,8 +245,8 @@ def delete_usage(cur: Cursor, scope: PurgeScope) -> int:
 
 
 def _deleted(cur: Cursor, sql: str, args: list[Any]) -> int:
-    row = cur.execute(sql, args).fetchone()
-    return int(row[0]) if row else 0
+    """Run a DELETE and count what it removed (RETURNING: the same in both engines)."""
+    return len(cur.execute(f"{sql} RETURNING 1", args).fetchall())
 
 
 def stray_rows(cur: Cursor, before_month: str, tenant: str | None, limit: int) -> list[tuple[str, str, str]]:
@@ -286,8 +297,9 @@ def subject_known(cur: Cursor, scope: PurgeScope) -> bool:
 
 def attachment_owners(cur: Cursor, ids: list[str]) -> dict[str, tuple[str, str]]:
     rows = cur.execute(
-        "SELECT attachment_id, tenant, user_id FROM blob_objects WHERE list_contains(?, attachment_id)"
-        " UNION SELECT id, tenant, user_id FROM attachments WHERE list_contains(?, id)",
+        "SELECT attachment_id, tenant, user_id FROM blob_objects"
+        " WHERE attachment_id = ANY(CAST(? AS VARCHAR[]))"
+        " UNION SELECT id, tenant, user_id FROM attachments WHERE id = ANY(CAST(? AS VARCHAR[]))",
         [ids, ids],
     ).fetchall()
     return {str(r[0]): (str(r[1]), str(r[2])) for r in rows}

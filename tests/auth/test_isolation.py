@@ -23,6 +23,8 @@ from tests.auth.idp import TestIdP
 from tests.support.client import ChatKitClient, assistant_text, done_items, errors, parse_sse, text_input
 from tests.support.server import ServerProcess
 
+pytestmark = pytest.mark.backends("duckdb", "postgres")
+
 ACTION = {"type": "counter.increment", "payload": {"count": 0}}
 ANSWERS = {"answers": {"tone": {"values": ["casual"]}, "topic": {"values": ["DuckDB"]}}}
 

@@ -32,7 +32,7 @@ from chatkit.version import __version__ as LIBRARY_VERSION
 from chatkit_onprem.chat.library import CHECKED_VERSIONS, ChatKitServerAdapter, encode, private_names
 from chatkit_onprem.chat.prefetch import TurnPlan
 from chatkit_onprem.context import RequestContext
-from chatkit_onprem.store import Database, DuckDBStore, apply_migrations
+from chatkit_onprem.store import DuckDBDatabase, DuckDBStore, apply_migrations
 
 ALICE = RequestContext(tenant="acme", user="alice")
 
@@ -46,7 +46,7 @@ EXPECTED_SIGNATURES = {
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[DuckDBStore]:
-    db = Database(tmp_path / "contract.duckdb")
+    db = DuckDBDatabase(tmp_path / "contract.duckdb")
     apply_migrations(db)
     yield DuckDBStore(db)
     db.close()

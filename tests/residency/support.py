@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import httpx
 
 from tests.support.server import ROOT, ServerProcess
@@ -101,19 +100,6 @@ def raw_bytes(folder: Path) -> bytes:
     return b"".join(p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file())
 
 
-def query(server: ServerProcess, sql: str, args: list[Any] | None = None) -> list[tuple[Any, ...]]:
-    """Read the stopped server's database directly (the file is free while it is down)."""
-    con = duckdb.connect(str(data_dir(server) / "chatkit.duckdb"))
-    try:
-        return con.execute(sql, args or []).fetchall()
-    finally:
-        con.close()
+from tests.support.store_query import execute, query  # noqa: E402 - re-exported for the residency tests
 
-
-def execute(server: ServerProcess, sql: str, args: list[Any] | None = None) -> None:
-    con = duckdb.connect(str(data_dir(server) / "chatkit.duckdb"))
-    try:
-        con.execute(sql, args or [])
-        con.execute("CHECKPOINT")
-    finally:
-        con.close()
+__all__ = ["execute", "query"]

@@ -7,10 +7,13 @@ import shutil
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from tests.residency.support import admin_config, cli
 from tests.support.client import ChatKitClient
 from tests.uploads.support import png_bytes, upload_direct
+
+pytestmark = pytest.mark.backends("duckdb", "postgres")
 
 
 def _jsonl(path: Path) -> list[dict[str, object]]:

@@ -17,6 +17,8 @@ from chatkit_onprem.services import Services
 from tests.residency.support import admin_config, admin_http, cli, cli_json, wait_job
 from tests.support.client import ChatKitClient, errors
 
+pytestmark = pytest.mark.backends("duckdb", "postgres")
+
 
 class Load:
     """Conversations in a background thread; remembers every acknowledged user message."""

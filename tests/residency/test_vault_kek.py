@@ -10,6 +10,8 @@ from tests.residency.fake_vault import FakeVault
 from tests.residency.support import admin_config, cli_json
 from tests.support.client import ChatKitClient
 
+pytestmark = pytest.mark.backends("duckdb", "postgres")
+
 
 @pytest.fixture
 def vault() -> Iterator[FakeVault]:
