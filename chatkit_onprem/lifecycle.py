@@ -55,10 +55,10 @@ def freeze_startup_heap() -> None:
 
     After imports and ``Services.build`` the heap holds ~250,000 tracked objects
     (openai and chatkit types, pydantic schemas) that live as long as the process.
-    A full collection walked all of them (~120 ms here) and the young collections
-    ran every 700 allocations; together about 7% of a streaming worker's CPU
-    (``scripts/bench_stream.py``, perf). ``gc.freeze`` moves them to the permanent
-    generation, so collections only walk what requests allocate.
+    A full collection walked all of them and the young collections ran every 700
+    allocations: a noticeable share of a streaming worker's CPU (docs/performance.md).
+    ``gc.freeze`` moves them to the permanent generation, so collections only walk
+    what requests allocate.
     """
     gc.collect()
     gc.freeze()

@@ -7,7 +7,7 @@ the scripted model), so the event sequence is written once:
 events, one added/done pair per tool call, and ``completed`` with usage.
 
 Events are built with pydantic's own ``model_construct``: the openai models
-override it with a recursive, much slower one (about 40 µs per event here), and
+override it with a recursive, much slower one (docs/performance.md), and
 our fields are already the right types. This is the streaming hot path.
 """
 

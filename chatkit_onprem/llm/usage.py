@@ -4,7 +4,7 @@ Users, threads and times go to the table (queryable, exportable, purgeable with
 the user); metric labels carry only tenant and alias, so cardinality stays bounded.
 
 Rows are buffered and written in one statement about once a second (and at
-shutdown): a statement per turn cost about 1.4 ms of CPU, a tenth of the turn.
+shutdown): a statement per turn cost a tenth of the turn's CPU (docs/performance.md).
 A crash loses at most the last second of accounting, never conversation data.
 """
 

@@ -8,12 +8,14 @@ import socket
 from typing import Any
 
 
-def raise_fd_limit(wanted: int) -> None:
-    """Let this test process hold ``wanted`` sockets (up to the hard limit)."""
+def raise_fd_limit(wanted: int) -> bool:
+    """Let this test process hold ``wanted`` open files; False if the hard limit is lower."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
-    if soft < target:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    if hard != resource.RLIM_INFINITY and hard < wanted:
+        return False
+    if soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    return True
 
 
 def raw_request(

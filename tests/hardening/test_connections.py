@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 
 import httpx
+import pytest
 
 from tests.hardening.conftest import json_body, raise_fd_limit, raw_request, status_of
 from tests.support.client import ChatKitClient, errors, text_input
@@ -28,7 +29,8 @@ def _connect(port: int) -> socket.socket | None:
 def test_a_flood_of_silent_and_body_withholding_connections_starves_nobody(server: ServerProcess) -> None:
     """1,100 connections that send nothing and 1,100 that send headers and hold the body back
     (no credentials needed for either), held open while a health check and a turn are served."""
-    raise_fd_limit(2 * FLOOD + 1024)
+    if not raise_fd_limit(2 * FLOOD + 1024):
+        pytest.skip("this machine's hard open-files limit is below the 3,224 sockets the flood needs")
     held: list[socket.socket] = []
     withheld_head = (
         b"POST /chatkit HTTP/1.1\r\nHost: flood\r\nContent-Type: application/json\r\n"
@@ -47,6 +49,7 @@ def test_a_flood_of_silent_and_body_withholding_connections_starves_nobody(serve
             with contextlib.suppress(OSError):
                 sock.sendall(withheld_head)
             held.append(sock)
+        assert len(held) == 2 * FLOOD, f"only {len(held)} connections got through: accepting stopped"
         time.sleep(0.5)  # let the server accept what it will
 
         started = time.monotonic()
