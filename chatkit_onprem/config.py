@@ -89,6 +89,13 @@ class ServerSettings(StrictModel):
     shutdown_grace_seconds: float = Field(
         15.0, ge=0, description="On SIGTERM, time in-flight streams get before they are cancelled."
     )
+    job_lease_seconds: float = Field(
+        30.0,
+        ge=1,
+        le=3600,
+        description="Admin jobs (key rotation, purges, exports): a job whose process died is taken over "
+        "by another worker or replica after this long without a heartbeat.",
+    )
     max_connections: int = Field(
         4096,
         ge=16,

@@ -117,7 +117,7 @@ class Services:
             job_rows = JobRows(db)
             if db.dialect == "duckdb":
                 job_rows.release_all_sync()  # one process owns the file: every lease left is stale
-            runner = JobRunner(job_rows)
+            runner = JobRunner(job_rows, lease_seconds=settings.server.job_lease_seconds)
             secrets = ServerSecrets(kek, db)
             key_rows = DataKeyRows(db)
             key_jobs = KeyJobs(

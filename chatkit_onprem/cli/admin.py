@@ -758,3 +758,39 @@ def err_print(text: str) -> None:
     from chatkit_onprem.cli.client import err
 
     err.print(text)
+
+
+# --- moving to PostgreSQL (offline) -----------------------------------------------------
+@admin_app.command("migrate-store")
+def migrate_store(
+    source: Annotated[str, typer.Option("--from", help="duckdb:PATH of the stopped server's file.")],
+    target: Annotated[str, typer.Option("--to", help="postgres:DSN of an empty database.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Copy a DuckDB deployment into PostgreSQL (offline: stop the server first), then verify
+    every table by row count and checksum. Keep the same KEK keyring and blob store."""
+    from chatkit_onprem.logging import configure_logging
+    from chatkit_onprem.store.database import DatabaseLockedError
+    from chatkit_onprem.store.migrate import MigrationError, migrate_duckdb_to_postgres
+
+    configure_logging(level="warning", fmt="console", log_content=False)  # stderr; stdout is the report
+    if not source.startswith("duckdb:") or not target.startswith("postgres:"):
+        fail("expected --from duckdb:PATH --to postgres:DSN")
+    path, dsn = Path(source.removeprefix("duckdb:")), target.removeprefix("postgres:")
+
+    def progress(table: str, rows: int) -> None:
+        if not as_json:
+            out.print(f"{table}: {rows} rows copied")
+
+    try:
+        results = migrate_duckdb_to_postgres(path, dsn, progress=progress)
+    except (MigrationError, DatabaseLockedError) as exc:
+        fail(str(exc))
+    except Exception as exc:  # psycopg's connection errors: libpq says what is wrong
+        fail(f"the move failed: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}", 3)
+    data = [{"table": r.table, "rows": r.rows, "checksum": r.sha256} for r in results]
+    if as_json:
+        typer.echo(json.dumps({"verified": True, "tables": data}, indent=2))
+        return
+    rows = [(r.table, r.rows, r.sha256[:16]) for r in results]
+    table("verified: every table matches", ("table", "rows", "checksum"), rows)

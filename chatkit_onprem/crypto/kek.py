@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 import os
 import re
 import secrets
 import ssl
+import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -192,26 +194,29 @@ def development_keyring(path: Path) -> KeyringKek:
         path.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(path.parent, 0o700)
         document = {"primary": "v1", "keys": {"v1": base64.b64encode(secrets.token_bytes(32)).decode()}}
-        _write_private(path, json.dumps(document, indent=2) + "\n", exclusive=True)
+        with contextlib.suppress(FileExistsError):  # another worker made it first: use theirs
+            _write_private(path, json.dumps(document, indent=2) + "\n", exclusive=True)
     return KeyringKek(path=path, writable=True)
 
 
 def _write_private(path: Path, text: str, *, exclusive: bool = False) -> None:
-    """Write a secret file with mode 0600, atomically (a crash leaves the old or the new file)."""
-    if exclusive:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    """Write a secret file with mode 0600, atomically (a crash leaves the old or the new file).
+
+    ``exclusive``: only if the file does not exist yet; several workers starting at once all
+    end up with the one file the first of them wrote (``FileExistsError`` for the others)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(text)
             out.flush()
             os.fsync(out.fileno())
-        return
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(text)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, path)
+        os.chmod(tmp, 0o600)
+        if exclusive:
+            os.link(tmp, path)  # atomic, and fails if another process got there first
+        else:
+            os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
 
 # --- Vault / OpenBao transit --------------------------------------------------

@@ -16,6 +16,7 @@ its stream ends, however it ends.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable
@@ -120,9 +121,10 @@ class RateLimiter:
         if self.shared is None:
             self.check_request(caller)
             return
+        user_key, tenant_key = json.dumps(["u", caller.tenant, caller.user]), json.dumps(["t", caller.tenant])
         limits = (
-            (f"u\x00{caller.tenant}\x00{caller.user}", self.settings.user_requests_per_minute, "this user"),
-            (f"t\x00{caller.tenant}", self.settings.tenant_requests_per_minute, "this tenant"),
+            (user_key, self.settings.user_requests_per_minute, "this user"),
+            (tenant_key, self.settings.tenant_requests_per_minute, "this tenant"),
         )
         for key, rpm, who in limits:
             if rpm > 0 and (wait := await self.shared.take(key, rpm)) is not None:

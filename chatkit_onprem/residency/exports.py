@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -69,9 +70,16 @@ def load_signing_key(configured: str | None, dev_path: Path) -> Ed25519PrivateKe
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
     dev_path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(dev_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(pem)
+    fd, tmp = tempfile.mkstemp(dir=dev_path.parent, prefix=f".{dev_path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(pem)
+        os.chmod(tmp, 0o600)
+        os.link(tmp, dev_path)  # atomic; another worker may have made it first: use theirs
+    except FileExistsError:
+        return _parse_private(dev_path.read_text(encoding="utf-8"))
+    finally:
+        Path(tmp).unlink(missing_ok=True)
     return key
 
 
