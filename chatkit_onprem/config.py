@@ -697,6 +697,13 @@ class ExportSettings(StrictModel):
         description="Ed25519 private key (PEM, or base64 of the 32-byte seed) that signs export bundles "
         "(also signing_key_file). Development: generated once under data_dir/keys. Production: required.",
     )
+    keep_hours: float = Field(
+        24.0,
+        gt=0,
+        le=24 * 90,
+        description="How long a finished export bundle stays downloadable; it is kept encrypted in the "
+        "blob store (under the subject's data key) and removed after this.",
+    )
 
 
 class RetentionPolicy(StrictModel):

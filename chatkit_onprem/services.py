@@ -143,7 +143,8 @@ class Services:
                     settings.exports.signing_key.get_secret_value() if settings.exports.signing_key else None,
                     settings.resolve(Path("keys/export-signing.pem")),
                 ),
-                settings.resolve(Path("exports")),
+                settings.resolve(Path("tmp/exports")),
+                keep_hours=settings.exports.keep_hours,
             )
             runner.register(EXPORT, exporter.run)
             retention = Retention(settings.retention, db, purger)
@@ -216,6 +217,7 @@ class Services:
             await self.jobs.submit(ENCRYPT_PLAINTEXT, {}, "start-up")
         self.jobs.start()
         self.retention.start(self.jobs, self.job_rows)
+        self.exporter.start(self.job_rows)
 
     async def _plaintext_left(self) -> bool:
         def query(cur: Cursor) -> bool:
@@ -240,6 +242,7 @@ class Services:
         assert self._drain is not None
         cancelled = await self._drain
         await self.retention.stop()
+        await self.exporter.stop()
         await self.jobs.stop()
         await self.server.wait_for_persistence()
         await self.server.provider.aclose()  # upstream connection pools

@@ -12,26 +12,32 @@ A bundle is a folder (format in docs/export-format.md):
     *.parquet          the same three tables as Parquet (for analysts)
     files/<attachment id>/<name>   each uploaded file, decrypted
 
-The server writes it as a job (``residency.export``) into ``data_dir/exports/<job id>``:
-rows from one read transaction (a consistent snapshot while writes go on), streamed to
-files page by page (no bundle in memory), decrypted on the reader thread. The CLI then
-downloads the files (resumable, HTTP ranges) and verifies them with the public key
-alone: ``admin export verify`` needs no server.
+The server writes it as a job (``residency.export``) into a staging folder: rows from
+one read transaction (a consistent snapshot while writes go on), streamed to files page
+by page (no bundle in memory), decrypted on the reader thread. The finished bundle is then
+kept in the blob store, **encrypted** under the subject's data key like everything else
+people wrote (so every replica can serve it, and erasing the subject shreds it too), and
+removed after ``exports.keep_hours``. The CLI downloads the files (resumable: HTTP ranges)
+and verifies them with the public key alone: ``admin export verify`` needs no server.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import hashlib
 import json
 import os
 import shutil
 import tempfile
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
+import anyio
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -48,6 +54,7 @@ from chatkit_onprem.store import export as sql
 from chatkit_onprem.store.audit import AuditRows
 from chatkit_onprem.store.codec import PayloadCodec, ShreddedError
 from chatkit_onprem.store.database import Cursor, Database
+from chatkit_onprem.store.jobs import JobRows
 
 log = get_logger(__name__)
 
@@ -152,22 +159,39 @@ class Exporter:
         blobs: BlobBackend,
         cipher: BlobCipher,
         signing_key: Ed25519PrivateKey,
-        root: Path,
+        staging: Path,
+        *,
+        keep_hours: float = 24.0,
     ) -> None:
         self.db = db
         self.codec = codec
         self.blobs = blobs
         self.cipher = cipher
         self.key = signing_key
-        self.root = root
+        self.staging = staging
+        self.keep_hours = keep_hours
+        self._sweeper: asyncio.Task[None] | None = None
 
     def folder(self, job_id: str) -> Path:
-        return self.root / job_id
+        return self.staging / job_id
+
+    @staticmethod
+    def object_key(job_id: str, path: str) -> str:
+        """Where a bundle file is kept: names from the bundle never reach the object store."""
+        return f"x/{job_id}/{hashlib.sha256(path.encode()).hexdigest()[:40]}"
+
+    @staticmethod
+    def key_subject(params: dict[str, Any]) -> tuple[str, str]:
+        """Whose data key seals the bundle: the user's, or the tenant's ``*`` key (tenant and
+        thread exports); a user or tenant erasure destroys it with the rest."""
+        return str(params["tenant"]), str(params.get("user") or "*")
 
     async def run(self, ctx: JobContext) -> dict[str, Any]:
         params = ctx.params
         folder = self.folder(ctx.id)
         state: dict[str, Any] = dict(ctx.cursor or {"phase": "rows"})
+        if state["phase"] in ("files", "parquet", "sign") and not folder.is_dir():
+            state = {"phase": "rows"}  # resumed on another replica: its staging folder is elsewhere
         if state["phase"] == "rows":
             # A restart mid-snapshot starts the snapshot over (a new, equally consistent one).
             shutil.rmtree(folder, ignore_errors=True)
@@ -205,13 +229,112 @@ class Exporter:
             state["phase"] = "parquet"
             await ctx.report(cursor=state)
         if state["phase"] == "parquet":
-            import asyncio
-
             state["hashes"].update(await asyncio.to_thread(sql.jsonl_to_parquet, folder, TABLES))
             state["phase"] = "sign"
             await ctx.report(cursor=state)
         manifest = self._manifest(ctx, params, state)
-        return {"bundle": ctx.id, "counts": manifest["counts"], "manifest_sha256": manifest["sha256"]}
+        sizes = await self._keep(ctx.id, params, folder, [MANIFEST, SIGNATURE, *sorted(state["hashes"])])
+        shutil.rmtree(folder, ignore_errors=True)
+        return {
+            "bundle": ctx.id,
+            "counts": manifest["counts"],
+            "manifest_sha256": manifest["sha256"],
+            "files": sizes,
+            "expires_at": (datetime.now(UTC) + timedelta(hours=self.keep_hours)).isoformat(),
+        }
+
+    async def _keep(
+        self, job_id: str, params: dict[str, Any], folder: Path, paths: list[str]
+    ) -> dict[str, int]:
+        """Every bundle file, sealed under the subject's data key, into the blob store."""
+        tenant, user = self.key_subject(params)
+        sizes: dict[str, int] = {}
+        for path in paths:
+            encryptor = await self.cipher.encryptor(tenant, user, job_id, f"export:{path}")
+
+            async def sealed(source: Path = folder / path, enc: Any = encryptor) -> AsyncIterator[bytes]:
+                async with await anyio.open_file(source, "rb") as handle:
+                    while block := await handle.read(256 * 1024):
+                        if out := enc.update(block):
+                            yield out
+                yield enc.finalize()
+
+            sizes[path] = (folder / path).stat().st_size
+            await self.blobs.put(
+                self.object_key(job_id, path), sealed(), max_bytes=sizes[path] * 2 + 1024 * 1024
+            )
+        return sizes
+
+    # --- serving a kept bundle ---------------------------------------------------
+    async def open_file(
+        self, job_id: str, params: dict[str, Any], path: str, start: int = 0
+    ) -> AsyncIterator[bytes]:
+        """A bundle file's bytes from ``start`` on, authenticated whole before the first is sent."""
+        tenant, user = self.key_subject(params)
+        spool = tempfile.SpooledTemporaryFile(max_size=1024 * 1024)  # noqa: SIM115 - closed below
+        try:
+            async for chunk in self.blobs.get(self.object_key(job_id, path)):
+                await anyio.to_thread.run_sync(spool.write, chunk)
+            opener = await self.cipher.opener(spool, tenant, user, job_id, f"export:{path}")
+            await anyio.to_thread.run_sync(opener.verify)
+        except BaseException:
+            spool.close()
+            raise
+
+        async def body() -> AsyncIterator[bytes]:
+            skip = start
+            blocks = opener.chunks()
+            try:
+                while block := await anyio.to_thread.run_sync(next, blocks, b""):
+                    if skip >= len(block):
+                        skip -= len(block)
+                        continue
+                    yield block[skip:]
+                    skip = 0
+            finally:
+                spool.close()
+
+        return body()
+
+    async def expire(self, jobs: JobRows) -> int:
+        """Remove the kept bundles of exports older than ``keep_hours``; return how many."""
+        cutoff = datetime.now(UTC) - timedelta(hours=self.keep_hours)
+        removed = 0
+        last = None
+        while page := await jobs.finished_before(EXPORT, cutoff, after=last):
+            last = page[-1]
+            for job in page:
+                result = job.result or {}
+                if not result.get("files"):
+                    continue
+                for path in result["files"]:
+                    await self.blobs.delete(self.object_key(job.id, path))
+                await jobs.set_result(job.id, {**result, "files": {}, "expired": True})
+                removed += 1
+        if removed:
+            log.info("expired export bundles removed", exports=removed)
+        return removed
+
+    def start(self, jobs: JobRows, interval: float = 600.0) -> None:
+        if self._sweeper is None:
+            self._sweeper = asyncio.get_running_loop().create_task(
+                self._sweep(jobs, interval), name="export-expiry"
+            )
+
+    async def _sweep(self, jobs: JobRows, interval: float) -> None:
+        while True:
+            try:
+                await self.expire(jobs)
+            except Exception:
+                log.exception("removing expired export bundles failed")
+            await asyncio.sleep(interval)
+
+    async def stop(self) -> None:
+        task, self._sweeper = self._sweeper, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     def _write_rows(
         self, cur: Cursor, params: dict[str, Any], folder: Path
@@ -320,10 +443,6 @@ class Exporter:
         return {"audit.jsonl": [digest, size]}
 
     async def _write_file(self, path: Path, tenant: str, user: str, attachment_id: str) -> list[Any] | None:
-        import tempfile
-
-        import anyio
-
         key = object_key(system_context(tenant, user), attachment_id)
         spool = tempfile.SpooledTemporaryFile(max_size=1024 * 1024)  # noqa: SIM115 - closed below
         try:

@@ -130,6 +130,25 @@ class JobRows:
 
         return [_record(r) for r in await self.db.read(query)]
 
+    async def finished_before(
+        self, kind: str, cutoff: datetime, *, after: JobRecord | None = None, limit: int = 200
+    ) -> list[JobRecord]:
+        """Jobs of ``kind`` that finished successfully before ``cutoff``, oldest first, in pages
+        (``after``: the last job of the previous page)."""
+
+        def query(cur: Cursor) -> list[Any]:
+            page, args = "", []
+            if after is not None:
+                page = " AND (finished_at > ? OR (finished_at = ? AND id > ?))"
+                args = [after.finished_at, after.finished_at, after.id]
+            return cur.execute(
+                f"SELECT {_COLUMNS} FROM jobs WHERE kind = ? AND state = 'done' AND finished_at < ?{page}"
+                " ORDER BY finished_at, id LIMIT ?",
+                [kind, cutoff, *args, limit],
+            ).fetchall()
+
+        return [_record(r) for r in await self.db.read(query)]
+
     async def active_of_kind(self, kind: str) -> JobRecord | None:
         jobs = await self.recent(active_only=True, kind=kind, limit=1)
         return jobs[0] if jobs else None
@@ -214,6 +233,11 @@ class JobRows:
             )
 
         await self.db.write(write)
+
+    async def set_result(self, job_id: str, result: dict[str, Any]) -> None:
+        await self.db.write(
+            lambda cur: cur.execute("UPDATE jobs SET result = ? WHERE id = ?", [json.dumps(result), job_id])
+        )
 
     async def request_cancel(self, job_id: str) -> JobRecord | None:
         now = datetime.now(UTC)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from tests.residency.support import admin_config, cli
+from tests.residency.support import admin_config, admin_http, cli
 from tests.support.client import ChatKitClient
 from tests.uploads.support import png_bytes, upload_direct
 
@@ -126,3 +127,36 @@ def test_an_interrupted_download_resumes(make_server, tmp_path) -> None:
     again = cli(server, "export", "--resume", export_id, "--out", str(bundle), check=True)
     assert "verified" in again.stdout
     assert path.read_bytes() == whole
+
+
+def test_a_kept_bundle_is_encrypted_in_the_blob_store_and_expires(make_server, tmp_path) -> None:
+    """Any replica can serve a bundle (it is in the blob store, not one pod's disk); nobody who
+    reads the store sees its contents; after ``exports.keep_hours`` it is gone for good."""
+    server = make_server(admin_config(exports={"keep_hours": 0.0005}))  # 1.8 s
+    alice = ChatKitClient(server.url, user="alice")
+    alice.create_thread("a very particular sentence about otters")
+    bundle = tmp_path / "bundle"
+    made = cli(server, "--json", "export", "--tenant", "acme", "--user", "alice", "--out", str(bundle))
+    assert made.returncode == 0, made.stderr
+    export_id = json.loads(made.stdout)["export_id"]
+    assert "otters" in (bundle / "items.jsonl").read_text()
+    data = Path(server.config["data_dir"])
+    kept = list((data / "blobs" / "x" / export_id).iterdir())
+    assert len(kept) == len(json.loads((bundle / "manifest.json").read_text())["files"]) + 2
+    assert not any(b"otters" in f.read_bytes() or b'"format"' in f.read_bytes() for f in kept)
+    assert not any((data / "tmp" / "exports").iterdir())  # the staging copy is removed
+
+    time.sleep(2)
+    server.stop()
+    server.start()  # the expiry sweep runs at start, then every ten minutes
+    with admin_http(server) as http:
+        deadline = time.monotonic() + 10
+        while (gone := http.get(f"/exports/{export_id}")).status_code != 410 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert gone.status_code == 410 and gone.json()["error"]["code"] == "export_gone"
+        assert http.get(f"/exports/{export_id}/files/items.jsonl").status_code == 410
+    assert not (data / "blobs" / "x" / export_id).exists() or not any(
+        (data / "blobs" / "x" / export_id).iterdir()
+    )
+    again = cli(server, "export", "--resume", export_id, "--out", str(tmp_path / "late"))
+    assert again.returncode == 2 and "expired" in again.stderr  # refused by the server

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import anyio
 from litestar import Controller, Request, Response, get, post
 from litestar.response import Stream
 from pydantic import Field, field_validator
@@ -26,6 +25,7 @@ from chatkit_onprem.residency.purge import PURGE, HeldError
 from chatkit_onprem.residency.retention import RETENTION
 from chatkit_onprem.services import Services
 from chatkit_onprem.store.holds import Hold, active_holds_sync
+from chatkit_onprem.store.jobs import JobRecord
 from chatkit_onprem.store.purge import PurgeScope
 
 _AGE = re.compile(r"^(\d{1,5})([dhw])$")
@@ -284,19 +284,21 @@ class ResidencyController(Controller):
 
     @get("/exports/{export_id:str}")
     async def export_manifest(self, export_id: str, services: Services) -> Response[bytes]:
-        folder = await self._bundle(export_id, services)
-        return Response((folder / MANIFEST).read_bytes(), media_type="application/json")
+        job = await self._bundle(export_id, services)
+        chunks = await services.exporter.open_file(job.id, job.params, MANIFEST)
+        return Response(b"".join([chunk async for chunk in chunks]), media_type="application/json")
 
     @get("/exports/{export_id:str}/files/{path:path}")
     async def export_file(
         self, export_id: str, path: str, request: Request[Any, Any, Any], services: Services
     ) -> Stream:
         """One file of a bundle, streamed; ``Range: bytes=N-`` resumes an interrupted download."""
-        folder = await self._bundle(export_id, services)
-        target = (folder / path.lstrip("/")).resolve()
-        if folder.resolve() not in target.parents or not target.is_file():
+        job = await self._bundle(export_id, services)
+        path = path.lstrip("/")
+        sizes: dict[str, int] = (job.result or {})["files"]
+        if path not in sizes:
             raise ApiError(404, "not_found", f"no file {path} in export {export_id}")
-        size = target.stat().st_size
+        size = sizes[path]
         start = 0
         status = 200
         headers = {"Accept-Ranges": "bytes", "Cache-Control": "no-store"}
@@ -308,25 +310,22 @@ class ResidencyController(Controller):
             status = 206
             headers["Content-Range"] = f"bytes {start}-{max(size - 1, start)}/{size}"
         headers["Content-Length"] = str(size - start)
+        body = await services.exporter.open_file(job.id, job.params, path, start)
+        return Stream(body, media_type="application/octet-stream", status_code=status, headers=headers)
 
-        async def body() -> AsyncIterator[bytes]:
-            async with await anyio.open_file(target, "rb") as handle:
-                await handle.seek(start)
-                while block := await handle.read(_CHUNK):
-                    yield block
-
-        return Stream(body(), media_type="application/octet-stream", status_code=status, headers=headers)
-
-    async def _bundle(self, export_id: str, services: Services) -> Any:
+    async def _bundle(self, export_id: str, services: Services) -> JobRecord:
         job = await services.job_rows.get(export_id)
         if job is None or job.kind != EXPORT:
             raise ApiError(404, "not_found", f"no export {export_id}")
         if job.state != "done":
             raise ApiError(409, "export_not_ready", f"export {export_id} is {job.state}; wait for its job")
-        folder = services.exporter.folder(export_id)
-        if not (folder / MANIFEST).is_file():
-            raise ApiError(410, "export_gone", f"the files of export {export_id} are no longer on the server")
-        return folder
+        if not (job.result or {}).get("files"):
+            raise ApiError(
+                410,
+                "export_gone",
+                f"export {export_id} expired (kept exports.keep_hours after it finished); run a new one",
+            )
+        return job
 
 
 __all__ = ["HeldError", "ResidencyController", "active_holds_sync"]
