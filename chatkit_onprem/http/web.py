@@ -76,10 +76,19 @@ class WebAssets:
         ui_bytes = {name: (folder / "ui" / name).read_bytes() for name in UI_FILES}
         digest = hashlib.sha256(b"".join(ui_bytes[name] for name in UI_FILES)).hexdigest()[:10]
         version = f"{__version__}-{digest}"
-        entry = f'export * from "./{version}/chatkit.js";\n'.encode()
+        # The entry names every module, so a browser fetches them all at once (not in a chain).
+        modules = [name for name in UI_FILES if name.endswith(".js")]
+        entry = "".join(
+            [f'export * from "./{version}/chatkit.js";\n']
+            + [f'import "./{version}/{name}";\n' for name in modules if name != "chatkit.js"]
+        ).encode()
         index = (folder / "demo" / "index.html").read_bytes()
         if not development_identity:
             index = _IDENTITY_BLOCK.sub(b"", index)
+        preload = '<link rel="modulepreload" href="ui/chatkit.js">'
+        preload += "".join(f'<link rel="modulepreload" href="ui/{version}/{name}">' for name in modules)
+        preload += f'<link rel="preload" as="fetch" crossorigin href="ui/{version}/chatkit.css">'
+        index = index.replace(b"<!--preload-->", preload.encode())
         return cls(
             version=version,
             ui={name: Asset.of(name, body) for name, body in ui_bytes.items()},
@@ -95,7 +104,11 @@ def _serve(request: AnyRequest, asset: Asset, cache: str, *, cors: bool) -> Resp
         headers["Access-Control-Allow-Origin"] = "*"
         headers["Cross-Origin-Resource-Policy"] = "cross-origin"
     # CSP (same-origin on the page, default-src 'none' on the rest), nosniff: http/security.py.
-    if asset.etag in request.headers.get("if-none-match", ""):
+    if asset.media_type.startswith("text/html"):
+        # No 304 for the page: a 304 has no content type, so http/security.py would give it the
+        # API's CSP, and browsers merge a 304's headers into the cached page (breaking it).
+        del headers["ETag"]
+    elif asset.etag in request.headers.get("if-none-match", ""):
         return Response(b"", status_code=304, headers=headers)
     if "gzip" in request.headers.get("accept-encoding", ""):
         headers["Content-Encoding"] = "gzip"

@@ -133,8 +133,12 @@ def test_a_full_conversation_from_another_origin(
     assert len(announced(page)) == answers(page).count()
     assert len(set(announced(page))) == len(announced(page))
 
-    # Everything above was persisted: a reload lands on the thread (initialThread from the URL).
+    # Everything above was persisted: a reload lands on the thread (initialThread from the URL),
+    # and answers drawn while they streamed read exactly as when drawn whole.
+    streamed = [text for text in answers(page).locator(".md").all_inner_texts()]
     page.reload()
+    expect(answers(page)).to_have_count(len(streamed))
+    assert answers(page).locator(".md").all_inner_texts() == streamed
     expect(page.locator("chatkit-onprem li.item-widget").last).to_contain_text("Count: 2")
     expect(user_messages(page)).to_have_count(6)
     expect(page.locator("chatkit-onprem .locked")).to_be_visible()

@@ -20,6 +20,20 @@ const STORE_PREFIX = "chatkit-onprem:";
 const RESUME_POLL_MS = 500;
 const RESUME_MAX_MS = 15000;
 const STYLESHEET = new URL("./chatkit.css", import.meta.url).href;
+// The stylesheet is fetched as soon as this module runs, in parallel with everything else, and
+// shared by every instance as a constructed stylesheet; a <link> is the fallback.
+let sharedSheet = null;
+const sheetLoad =
+  typeof CSSStyleSheet === "function" && "replaceSync" in CSSStyleSheet.prototype
+    ? fetch(STYLESHEET)
+        .then((response) => (response.ok ? response.text() : Promise.reject(new Error(`HTTP ${response.status}`))))
+        .then((css) => {
+          sharedSheet = new CSSStyleSheet();
+          sharedSheet.replaceSync(css);
+          return sharedSheet;
+        })
+        .catch(() => null)
+    : Promise.resolve(null);
 export const VERSION = new URL(import.meta.url).pathname.split("/").slice(-2, -1)[0] || "dev";
 
 const RADII = { pill: "999px", round: "16px", soft: "10px", sharp: "3px" };
@@ -109,6 +123,7 @@ class ChatKitElement extends HTMLElement {
   #atBottom = true;
   #ready = false;
   #waitingForUploads = false;
+  #styled = null;
   #resize = null;
   #schedule = frameScheduler(40, () => this.#follow());
 
@@ -339,13 +354,9 @@ class ChatKitElement extends HTMLElement {
     ui.main = h("div", { class: "main" }, ui.header, ui.alerts, ui.scroller, ui.form, disclaimer, ui.announcer);
     ui.root = h("div", { class: "ck", role: "region", "aria-label": o.frameTitle || t("chat"), lang: t.lang }, o.history.enabled ? ui.history : null, ui.main);
     ui.root.addEventListener("keydown", (ev) => this.#onKeydown(ev));
-    ui.root.style.setProperty("visibility", "hidden");
-    const sheet = h("link", { rel: "stylesheet", href: STYLESHEET });
-    const show = () => ui.root.style.removeProperty("visibility");
-    sheet.addEventListener("load", show);
-    sheet.addEventListener("error", show);
     this.#applyTheme(ui.root);
-    this.shadowRoot.replaceChildren(sheet, ui.root);
+    this.shadowRoot.replaceChildren(ui.root);
+    this.#styled = this.#style(ui.root);
 
     this.#built = true;
     this.#layout();
@@ -358,11 +369,28 @@ class ChatKitElement extends HTMLElement {
     }
   }
 
+  /** Apply the stylesheet; the root stays invisible until it applies (no unstyled flash). */
+  async #style(root) {
+    if (sharedSheet) {
+      this.shadowRoot.adoptedStyleSheets = [sharedSheet];
+      return;
+    }
+    root.style.setProperty("visibility", "hidden");
+    const sheet = await sheetLoad;
+    if (sheet) this.shadowRoot.adoptedStyleSheets = [sheet];
+    else {
+      await new Promise((resolve) => {
+        this.shadowRoot.prepend(h("link", { rel: "stylesheet", href: STYLESHEET, onload: resolve, onerror: resolve }));
+      });
+    }
+    root.style.removeProperty("visibility");
+  }
+
+  /** First build: ready once the component is drawn and usable; history and thread load on. */
   async #start() {
-    const initial = this.#o.initialThread;
-    const jobs = [this.#o.history.enabled ? this.#refreshThreads() : null];
-    if (initial) jobs.push(this.#open(initial));
-    await Promise.allSettled(jobs);
+    if (this.#o.history.enabled) this.#refreshThreads();
+    if (this.#o.initialThread) this.#open(this.#o.initialThread);
+    await this.#styled;
     this.#ready = true;
     this.#emit("chatkit.ready");
     this.#log("ready", { version: VERSION });

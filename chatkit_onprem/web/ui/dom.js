@@ -143,12 +143,8 @@ export function svg(tag, attrs) {
 export function frameScheduler(minMs = 0, after = null) {
   const pending = new Set();
   let scheduled = false;
-  let last = 0;
+  let last = -Infinity;
   const run = (now) => {
-    if (minMs && now - last < minMs) {
-      requestAnimationFrame(run);
-      return;
-    }
     last = now;
     scheduled = false;
     const jobs = [...pending];
@@ -158,9 +154,12 @@ export function frameScheduler(minMs = 0, after = null) {
   };
   return (job) => {
     pending.add(job);
-    if (!scheduled) {
-      scheduled = true;
-      requestAnimationFrame(run);
-    }
+    if (scheduled) return;
+    scheduled = true;
+    // Wait out the interval with a timer, not frame by frame: every requested animation frame
+    // makes the browser run a frame (style, layout, paint), even an empty one.
+    const wait = last + minMs - performance.now();
+    if (wait > 1) setTimeout(() => requestAnimationFrame(run), wait);
+    else requestAnimationFrame(run);
   };
 }

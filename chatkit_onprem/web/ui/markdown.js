@@ -10,7 +10,7 @@ const SAFE_LINK = /^(https?:|mailto:)/i;
 /** Render markdown into a DocumentFragment. `opts.copyLabel` labels the code-copy buttons. */
 export function renderMarkdown(text, opts = {}) {
   const frag = document.createDocumentFragment();
-  renderBlocks(String(text || "").replace(/\r\n?/g, "\n").split("\n"), frag, opts);
+  renderBlocks(String(text || "").replace(/\r\n?/g, "\n").split("\n"), frag, { ...opts, headings: { prev: 2 } });
   return frag;
 }
 
@@ -32,15 +32,41 @@ export class MarkdownView {
     const parts = splitChunks(String(text || "").replace(/\r\n?/g, "\n"));
     let keep = 0;
     while (keep < parts.length - 1 && keep < this.chunks.length && this.chunks[keep].src === parts[keep]) keep += 1;
+    // Streaming fast path: a plain-text paragraph that only grew gets the new text appended,
+    // so the browser re-lays and repaints the new words, not the whole paragraph.
+    const last = this.chunks[keep];
+    if (keep === parts.length - 1 && this.chunks.length === parts.length && last && last.paragraph) {
+      const next = parts[keep];
+      // A paragraph shows its line trimmed (one line: plain text has no newline).
+      const shown = last.src.trim();
+      if (next.trimStart().startsWith(shown) && isPlainParagraph(next)) {
+        last.paragraph.append(next.trim().slice(shown.length));
+        last.src = next;
+        return;
+      }
+    }
     for (const chunk of this.chunks.splice(keep)) for (const node of chunk.nodes) node.remove();
+    let prev = keep ? this.chunks[keep - 1].headingAfter : 2;
     for (let i = keep; i < parts.length; i += 1) {
       const frag = document.createDocumentFragment();
-      renderBlocks(parts[i].split("\n"), frag, this.opts);
+      const headings = { prev };
+      renderBlocks(parts[i].split("\n"), frag, { ...this.opts, headings });
+      prev = headings.prev;
       const nodes = [...frag.childNodes];
       this.el.append(frag);
-      this.chunks.push({ src: parts[i], nodes });
+      const paragraph = nodes.length === 1 && nodes[0].nodeName === "P" && isPlainParagraph(parts[i]) ? nodes[0] : null;
+      this.chunks.push({ src: parts[i], nodes, headingAfter: prev, paragraph });
     }
   }
+}
+
+/** Text that renders as one paragraph of plain text, whatever is appended to it as plain text. */
+function isPlainParagraph(src) {
+  return (
+    src.length >= 8 &&
+    !/[\\`*_~[\]<>!|#\n]|https?:|mailto:/i.test(src) &&
+    !/^\s*([-+>]|\d{1,9}[.)](\s|$))/.test(src)
+  );
 }
 
 function splitChunks(text) {
@@ -93,8 +119,11 @@ function renderBlocks(lines, parent, opts) {
       continue;
     }
     if ((m = RE.heading.exec(line))) {
-      // Headings in answers sit below the component's own title: start at h3.
-      const level = Math.min(6, m[1].length + 2);
+      // Headings in answers sit below the component's title (h2): from h3 down, never skipping
+      // a level (a "##" after the title is an h3, a "###" after that an h4).
+      const state = opts.headings || { prev: 2 };
+      const level = Math.max(3, Math.min(m[1].length + 2, state.prev + 1, 6));
+      state.prev = level;
       parent.append(inline(h(`h${level}`, { class: "md-h" }), m[2]));
       i += 1;
       continue;

@@ -668,7 +668,8 @@ function chart(n, state) {
   }
   const barGroups = [...new Set(series.map((s, i) => (s.type === "bar" ? (s.stack ? `s:${s.stack}` : `#${i}`) : null)).filter(Boolean))];
   const gap = Number(n.barCategoryGap ?? 12);
-  const slot = Math.max(2, (band - gap) / Math.max(1, barGroups.length));
+  const groupWidth = Math.max(2, Math.min(band - gap, Math.max(1, barGroups.length) * 40));
+  const slot = groupWidth / Math.max(1, barGroups.length);
   const base = data.map(() => ({}));
   series.forEach((s, i) => {
     const c = color(s, i);
@@ -679,7 +680,7 @@ function chart(n, state) {
         const v = Math.max(0, num(row, s.dataKey));
         const below = base[j][group] || 0;
         base[j][group] = below + v;
-        const x = left + band * j + gap / 2 + slot * g;
+        const x = left + band * j + (band - groupWidth) / 2 + slot * g;
         root.append(svg("rect", { x, y: y(below + v), width: Math.max(1, slot - 2), height: Math.max(0, y(below) - y(below + v)), fill: c }));
       });
     } else {

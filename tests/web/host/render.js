@@ -27,7 +27,7 @@ async function fakeFetch(url, init = {}) {
     case "items.list":
       return json({ data: canned.items.slice().reverse(), has_more: false, after: null });
     case "threads.custom_action":
-      return sse(canned.action_events || []);
+      return sse((canned.action_events || {})[request.params.action.type] || []);
     case "threads.sync_custom_action":
       return json({ updated_item: null });
     default:
