@@ -77,3 +77,19 @@ def test_everything_works_under_a_sub_path(tmp_path: Path, open_page: OpenPage) 
     finally:
         proxy.close()
         upstream.stop()
+
+
+def test_declarative_embedding_with_an_attribute(server: ServerProcess, open_page: OpenPage) -> None:
+    """<chatkit-onprem api-url="…"> works without script (same origin, cookie or proxy auth)."""
+    page = open_page(server.url + "/", allowed=[server.url]).page
+    expect(page.locator("#chat .greeting")).to_be_visible()
+    page.evaluate(
+        """() => { const el = document.createElement("chatkit-onprem"); el.id = "second";
+                   el.setAttribute("api-url", "chatkit"); el.setAttribute("locale", "de");
+                   document.querySelector("main").append(el); }"""
+    )
+    second = page.locator("#second")
+    expect(second.locator(".greeting")).to_have_text("Wobei kann ich heute helfen?")
+    second.locator("textarea.input").fill("hallo")
+    second.locator("textarea.input").press("Enter")
+    expect(second.locator("li.item-assistant_message")).to_contain_text("hallo")

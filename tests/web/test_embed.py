@@ -366,6 +366,37 @@ def test_thread_switch_mid_stream_keeps_threads_apart(
     expect(user_messages(page)).to_have_count(1)
 
 
+def test_streaming_updates_only_the_streaming_item(
+    open_page: OpenPage, host: HostSite, chat_server: ServerProcess
+) -> None:
+    """Earlier items keep their nodes, focus and selection while an answer streams, and the view
+    follows the answer only while the user is at the bottom."""
+    page = embed(open_page, host, chat_server, "steady-olga", height=500).page
+    send(page, "hello before the big one")
+    expect(last_answer(page)).to_contain_text("hello before the big one")
+    send(page, "now the long answer")
+    expect(last_answer(page)).to_contain_text("Sentence 2 of")
+    first = answers(page).first
+    first.evaluate("li => { li.__marked = true; }")
+    first.get_by_role("button", name="Copy").focus()
+    first.locator(".md").evaluate(
+        "md => { const r = document.createRange(); r.selectNodeContents(md);"
+        " getSelection().removeAllRanges(); getSelection().addRange(r); }"
+    )
+    scroller = page.locator("chatkit-onprem .scroller")
+    expect(last_answer(page)).to_contain_text("Sentence 12 of")  # taller than the view by now
+    scroller.evaluate("el => { el.scrollTop = 0; }")  # the user scrolls up to read
+    expect(last_answer(page)).to_contain_text("Sentence 24 of")
+    assert first.evaluate("li => li.__marked === true"), "the earlier item was rebuilt"
+    assert focused(page)["label"] == "Copy"
+    assert "hello before the big one" in page.evaluate("() => String(getSelection())")
+    assert scroller.evaluate("el => el.scrollTop") == 0, "the view jumped while the user read above"
+    scroller.evaluate("el => { el.scrollTop = el.scrollHeight; }")  # back at the bottom: it follows
+    expect(last_answer(page)).to_contain_text("Sentence 36 of")
+    assert scroller.evaluate("el => el.scrollHeight - el.scrollTop - el.clientHeight") < 60
+    page.keyboard.press("Escape")
+
+
 def test_reload_mid_stream_lands_on_the_thread(
     open_page: OpenPage, host: HostSite, chat_server: ServerProcess
 ) -> None:
@@ -505,7 +536,14 @@ def test_keyboard_only(open_page: OpenPage, host: HostSite, chat_server: ServerP
     )
     assert focused(page)["label"] == "Good response", "focus stays on the button after feedback"
 
-    # The thread list is reachable and operable: rename by keyboard.
+    # The thread list is reachable by Tab (from the top of the page) and operable: rename.
+    page.locator("h1").click()
+    stops = []
+    for _ in range(6):
+        page.keyboard.press("Tab")
+        stops.append(focused(page).get("label"))
+    assert "typed with the keyboard" in stops, stops
+    assert "Rename “typed with the keyboard”" in stops and "Delete “typed with the keyboard”" in stops, stops
     entry = page.locator("chatkit-onprem .thread-list li").first
     entry.get_by_role("button", name=re.compile("^Rename")).focus()
     page.keyboard.press("Enter")
@@ -583,25 +621,36 @@ def test_dark_theme(open_page: OpenPage, host: HostSite, chat_server: ServerProc
 
 def test_locale_and_methods(open_page: OpenPage, host: HostSite, chat_server: ServerProcess) -> None:
     page = embed(open_page, host, chat_server, "methods-nora", manual="1").page
-    page.evaluate("() => configure({locale: 'de-DE', initialThread: null})")
+    page.evaluate(
+        "() => configure({locale: 'de-DE', initialThread: null, composer: {models: ["
+        "{id: 'default', label: 'Standard', default: true},"
+        " {id: 'other', label: 'Anderes', disabled: true}]}})"
+    )
     expect(page.locator("chatkit-onprem").get_by_role("button", name="Neuer Chat").first).to_be_visible()
     expect(page.locator("chatkit-onprem .ck")).to_have_attribute("lang", "de")
     page.evaluate("() => document.getElementById('chat').setComposerValue({text: 'vorbereitet'})")
     expect(composer(page)).to_have_value("vorbereitet")
     page.evaluate("() => document.getElementById('chat').focusComposer()")
     expect(composer(page)).to_be_focused()
-    page.evaluate("() => document.getElementById('chat').sendUserMessage({text: 'hello from a method'})")
+    expect(page.locator("chatkit-onprem").get_by_label("Modell")).to_have_value("default")
+    with page.expect_request(lambda r: "hello from a method" in (r.post_data or "")) as sent:
+        page.evaluate("() => document.getElementById('chat').sendUserMessage({text: 'hello from a method'})")
+    assert "inference_options" in (sent.value.post_data or "")
     expect(last_answer(page)).to_contain_text("hello from a method")
+    send(page, "chosen in the composer")
+    expect(last_answer(page)).to_contain_text("chosen in the composer")
     thread_id = thread_id_in_url(page)
     assert_accessible(page, "German")
     page.evaluate("() => document.getElementById('chat').setThreadId(null)")
     expect(answers(page)).to_have_count(0)
     page.evaluate(f"() => document.getElementById('chat').setThreadId('{thread_id}')")
-    expect(last_answer(page)).to_contain_text("hello from a method")
+    expect(answers(page)).to_have_count(2)
+    expect(answers(page).first).to_contain_text("hello from a method")
+    idle(page)  # methods that send refuse while an answer streams in the thread
     page.evaluate(
         "() => document.getElementById('chat')"
         ".sendCustomAction({type: 'counter.increment', payload: {count: 41}})"
     )
     expect(last_answer(page)).to_contain_text("The counter is now 42.")
     page.evaluate("() => document.getElementById('chat').fetchUpdates()")
-    expect(answers(page)).to_have_count(2)
+    expect(answers(page)).to_have_count(3)

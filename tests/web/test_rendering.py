@@ -318,6 +318,12 @@ def canned() -> dict[str, Any]:
             ],
             "row.open": [
                 {
+                    "type": "notice",
+                    "level": "warning",
+                    "title": "Heads up",
+                    "message": "Rows are **read-only**.",
+                },
+                {
                     "type": "thread.item.updated",
                     "item_id": "wid_card",
                     "update": {
@@ -406,6 +412,9 @@ def test_every_widget_renders_and_acts(rendered: Page) -> None:
     # A streamed update re-renders the widget: what the user typed stays.
     rows.nth(4).click()
     expect(card.get_by_text("Every widget (row opened)")).to_be_visible()
+    notice = page.locator("chatkit-onprem .notice")
+    expect(notice).to_contain_text("Heads up")
+    expect(notice.locator("strong")).to_have_text("read-only")
     expect(card.get_by_label("Name")).to_have_value("Ada")
     expect(card.get_by_label("Pro")).to_be_checked()
 

@@ -13,6 +13,9 @@ import { ItemView, attachmentList, isVisible, messageText } from "./items.js";
 import { plainText, renderMarkdown } from "./markdown.js";
 import { safeCss } from "./widgets.js";
 
+// Local performance marks (no network): apps can measure the component's own start-up.
+performance.mark("chatkit-onprem:evaluate");
+
 const THREAD_PAGE = 30;
 const ITEM_PAGE = 50;
 const NARROW_PX = 720;
@@ -179,6 +182,7 @@ class ChatKitElement extends HTMLElement {
   async sendUserMessage(params = {}) {
     await this.#whenBuilt;
     if (params.newThread) await this.#open(null);
+    if (this.#view.stream) throw new ChatKitError("an answer is streaming in this thread; try when it ends", { kind: "client" });
     const content = params.content || [{ type: "input_text", text: params.text || "" }];
     await this.#sendMessage({
       content,
@@ -211,7 +215,8 @@ class ChatKitElement extends HTMLElement {
   async sendCustomAction(action, itemId) {
     await this.#whenBuilt;
     const view = this.#view;
-    if (!view.id || view.stream) return;
+    if (!view.id) throw new ChatKitError("sendCustomAction needs a thread", { kind: "client" });
+    if (view.stream) throw new ChatKitError("an answer is streaming in this thread; try when it ends", { kind: "client" });
     await this.#stream(view, "threads.custom_action", { thread_id: view.id, item_id: itemId || null, action: { type: action.type, payload: action.payload ?? null } });
   }
 
@@ -392,6 +397,7 @@ class ChatKitElement extends HTMLElement {
     if (this.#o.initialThread) this.#open(this.#o.initialThread);
     await this.#styled;
     this.#ready = true;
+    performance.mark("chatkit-onprem:ready");
     this.#emit("chatkit.ready");
     this.#log("ready", { version: VERSION });
   }
