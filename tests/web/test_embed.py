@@ -590,9 +590,15 @@ def test_layout_at_360_px(open_page: OpenPage, host: HostSite, chat_server: Serv
     expect(history).to_be_visible()
     assert focused(page)["label"] in ("show me a widget", "New chat")
     assert_accessible(page, "360 px, history open")
+    for _ in range(8):  # the drawer keeps Tab inside it (the chat under it is inert)
+        page.keyboard.press("Tab")
+        assert history.evaluate("(nav, root) => nav.contains(nav.getRootNode().activeElement)", None)
     page.keyboard.press("Escape")
     expect(history).to_be_hidden()
     assert focused(page)["label"] == "Show conversations"
+    toggle.click()
+    page.locator("chatkit-onprem .backdrop").click(position={"x": 340, "y": 300})  # outside closes it
+    expect(history).to_be_hidden()
     toggle.click()
     page.locator("chatkit-onprem .thread-link").first.click()  # choosing a thread closes the drawer
     expect(history).to_be_hidden()

@@ -357,7 +357,9 @@ class ChatKitElement extends HTMLElement {
       : null;
 
     ui.main = h("div", { class: "main" }, ui.header, ui.alerts, ui.scroller, ui.form, disclaimer, ui.announcer);
-    ui.root = h("div", { class: "ck", role: "region", "aria-label": o.frameTitle || t("chat"), lang: t.lang }, o.history.enabled ? ui.history : null, ui.main);
+    // On a narrow screen the history is a drawer over the chat: a backdrop closes it.
+    ui.backdrop = h("div", { class: "backdrop", hidden: true, onclick: () => this.#setHistory(false, true) });
+    ui.root = h("div", { class: "ck", role: "region", "aria-label": o.frameTitle || t("chat"), lang: t.lang }, o.history.enabled ? ui.history : null, ui.backdrop, ui.main);
     ui.root.addEventListener("keydown", (ev) => this.#onKeydown(ev));
     this.#applyTheme(ui.root);
     this.shadowRoot.replaceChildren(ui.root);
@@ -463,6 +465,10 @@ class ChatKitElement extends HTMLElement {
     const open = this.#historyIsOpen();
     ui.history.hidden = !open;
     ui.root.classList.toggle("history-open", open);
+    // While the drawer covers the chat, the chat is inert: Tab stays in the drawer.
+    const drawer = open && this.#narrow;
+    ui.backdrop.hidden = !drawer;
+    ui.main.inert = drawer;
     ui.closeHistory.hidden = !this.#narrow;
     ui.toggle.setAttribute("aria-expanded", String(open));
     const label = this.#t(open ? "hideHistory" : "showHistory");
@@ -471,6 +477,17 @@ class ChatKitElement extends HTMLElement {
   }
 
   #onKeydown(ev) {
+    if (ev.key === "Tab" && this.#narrow && this.#historyIsOpen()) {
+      // The drawer covers an inert chat: Tab cycles within it (Escape closes it).
+      const items = [...this.#ui.history.querySelectorAll("button, input")].filter((el) => !el.disabled && el.offsetParent !== null);
+      const active = this.shadowRoot.activeElement;
+      const edge = ev.shiftKey ? items[0] : items[items.length - 1];
+      if (items.length && (active === edge || !this.#ui.history.contains(active))) {
+        ev.preventDefault();
+        (ev.shiftKey ? items[items.length - 1] : items[0]).focus();
+      }
+      return;
+    }
     if (ev.key !== "Escape") return;
     if (this.#narrow && this.#historyIsOpen()) {
       ev.preventDefault();
@@ -596,6 +613,7 @@ class ChatKitElement extends HTMLElement {
   }
 
   async #load(view) {
+    if (!this.#api) return;
     const threadId = view.id;
     this.#emit("chatkit.thread.load.start", { threadId });
     this.#log("thread.load", { threadId });
