@@ -124,6 +124,7 @@ class ChatKitElement extends HTMLElement {
   #historyOpen = null;
   #narrow = false;
   #atBottom = true;
+  #autoTop = 0;
   #ready = false;
   #waitingForUploads = false;
   #styled = null;
@@ -1008,6 +1009,11 @@ class ChatKitElement extends HTMLElement {
         this.#error(err);
       }
     } finally {
+      // A stopped answer is saved by the server when it notices the disconnect, a moment
+      // later: remember it, so a reload right away waits for it (#resumeIfInterrupted).
+      if (stream.stopped && view.id && stream.streaming.size) {
+        sessionStorageSafe("set", `${STORE_PREFIX}streaming:${view.id}`, String(Date.now()));
+      }
       for (const iv of stream.streaming) iv.setStreaming(false, stream.stopped);
       stream.streaming.clear();
       view.stream = null;
@@ -1146,12 +1152,15 @@ class ChatKitElement extends HTMLElement {
   #scrollToBottom() {
     const s = this.#ui.scroller;
     s.scrollTop = s.scrollHeight;
+    this.#autoTop = s.scrollTop;
     this.#atBottom = true;
   }
 
   /** After a frame's DOM work: keep the newest output in view if the user is at the bottom. */
   #follow(force = false) {
     if (!this.#built) return;
+    // Scrolled up since we last scrolled (its scroll event may not have arrived yet): stay.
+    if (!force && this.#ui.scroller.scrollTop < this.#autoTop - 4) this.#atBottom = false;
     if (force || (this.#atBottom && (this.#o.autoScroll || !this.#view.stream))) this.#scrollToBottom();
   }
 
