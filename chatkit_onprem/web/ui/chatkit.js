@@ -830,7 +830,7 @@ class ChatKitElement extends HTMLElement {
         const li = h("li", { dataset: { threadId: thread.id } });
         li.append(h("button", { type: "button", class: "thread-link", dataset: { role: "open" }, onclick: () => this.#open(thread.id) }, h("span", { text: title })));
         if (o.history.showRename) li.append(h("button", { type: "button", class: "icon-button small", dataset: { role: "rename" }, "aria-label": t("renameThread", { title }), title: t("rename"), onclick: () => this.#rename(li, thread) }, icon("write")));
-        if (o.history.showDelete) li.append(h("button", { type: "button", class: "icon-button small", dataset: { role: "delete" }, "aria-label": t("deleteThread", { title }), title: t("delete"), onclick: () => this.#confirmDelete(li, thread) }, icon("close")));
+        if (o.history.showDelete) li.append(h("button", { type: "button", class: "icon-button small", dataset: { role: "delete" }, "aria-label": t("deleteThread", { title }), title: t("delete"), onclick: () => this.#confirmDelete(li, thread) }, icon("trash")));
         return li;
       }),
     );

@@ -63,6 +63,7 @@ const PATHS = {
   compose: "M4 20h4L19 9l-4-4L4 16v4zM13.5 6.5l4 4",
   history: "M4 5h16v14H4zM9 5v14",
   close: "M6 6l12 12M18 6 6 18",
+  trash: "M4 7h16M9 7V4h6v3M6 7l1 13h10l1-13M10 11v6M14 11v6",
   "thumbs-up": "M7 11v9H4v-9h3zm0 0 4-7a2 2 0 0 1 3 2l-1 4h5a2 2 0 0 1 2 2.3l-1.2 6A2 2 0 0 1 16.8 20H7",
   "thumbs-down": "M7 13V4H4v9h3zm0 0 4 7a2 2 0 0 0 3-2l-1-4h5a2 2 0 0 0 2-2.3l-1.2-6A2 2 0 0 0 16.8 4H7",
   reload: "M19 12a7 7 0 1 1-2.1-5M19 4v4h-4",
