@@ -111,7 +111,7 @@ def create_app(settings: Settings) -> Litestar:
             *admin_controllers(),
             metrics_endpoint,
             file_router(settings.blobs.max_file_bytes),
-            *([web_router()] if settings.server.web_client else []),
+            *([web_router(settings)] if settings.server.web_client else []),
         ],
         dependencies={
             "services": Provide(provide_services, sync_to_thread=False),

@@ -134,7 +134,9 @@ class ServerSettings(StrictModel):
     )
     cors_origins: list[str] = Field(default_factory=list)
     web_client: bool = Field(
-        True, description="Serve the built-in web client at / (no CDN; speaks the protocol to us only)."
+        True,
+        description="Serve the web component at /ui/ (for apps to embed) and its demo page at / "
+        "(no CDN: every asset comes from this server).",
     )
     dependency_check_seconds: float = Field(
         15.0,

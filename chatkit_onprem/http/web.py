@@ -1,46 +1,142 @@
-"""The built-in web client: three static files from the package.
+"""The embeddable web component (``/ui/``) and the demo page that embeds it (``/``).
 
 The official ChatKit web UI loads from OpenAI's CDN and cannot run air-gapped
-(ARCHITECTURE §3.8); this client speaks the same protocol to this server only.
+(ARCHITECTURE §3.8); ``<chatkit-onprem>`` is served by this server, hand-written ES
+modules with no build step. How it is cached:
+
+* ``/ui/<version>/<file>``: the modules and stylesheet, immutable (a year); ``<version>`` is
+  the package version plus a hash of the files, so any change gets new URLs;
+* ``/ui/chatkit.js``: the URL apps embed; a two-line module re-exporting the current
+  version, revalidated on every load (ETag) so an upgrade reaches every app at once.
+
+The component is fetched as a module script, which browsers request in CORS mode: its
+files carry ``Access-Control-Allow-Origin: *`` (public code, no credentials; the API
+itself stays behind ``server.cors_origins``). Bodies are gzipped once at start-up.
+
+The demo page shows its identity panel (X-Dev-User headers) only when the development
+identity is enabled; every URL in it is relative, so it works under a sub-path.
 """
 
 from __future__ import annotations
 
+import gzip
+import hashlib
+import re
+from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 
-from litestar import Response, Router, get
+from litestar import Request, Response, Router, get
 from litestar.exceptions import NotFoundException
 
-_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css"}
-_FILES = ("index.html", "app.js", "app.css")
+from chatkit_onprem import __version__
+from chatkit_onprem.config import Settings
+
+UI_FILES = (
+    "chatkit.js", "api.js", "dom.js", "i18n.js", "items.js", "markdown.js", "widgets.js", "chatkit.css",
+)
+DEMO_FILES = ("demo.js", "demo.css")
+_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+}
+IMMUTABLE = "public, max-age=31536000, immutable"
+REVALIDATE = "no-cache"
+AnyRequest = Request[Any, Any, Any]
+_IDENTITY_BLOCK = re.compile(rb"<!--identity-->.*?<!--/identity-->", re.DOTALL)
 
 
-def _load() -> dict[str, bytes]:
-    folder = resources.files("chatkit_onprem") / "web"
-    return {name: (folder / name).read_bytes() for name in _FILES}
+@dataclass(frozen=True)
+class Asset:
+    """One file as served: its bytes, a gzipped copy and a strong ETag."""
+
+    body: bytes
+    gzipped: bytes
+    etag: str
+    media_type: str
+
+    @classmethod
+    def of(cls, name: str, body: bytes) -> Asset:
+        digest = hashlib.sha256(body).hexdigest()[:20]
+        return cls(body, gzip.compress(body, 9, mtime=0), f'"{digest}"', _TYPES[name[name.rindex(".") :]])
 
 
-def _response(name: str, body: bytes) -> Response[bytes]:
-    suffix = name[name.rindex(".") :]
-    return Response(
-        body,
-        media_type=_TYPES[suffix],
-        # CSP (same-origin only on pages), nosniff and frame-ancestors: http/security.py.
-        headers={"Cache-Control": "no-cache"},
-    )
+@dataclass(frozen=True)
+class WebAssets:
+    version: str
+    ui: dict[str, Asset]
+    entry: Asset
+    demo: dict[str, Asset]
+    index: Asset
+
+    @classmethod
+    def load(cls, development_identity: bool) -> WebAssets:
+        folder = resources.files("chatkit_onprem") / "web"
+        ui_bytes = {name: (folder / "ui" / name).read_bytes() for name in UI_FILES}
+        digest = hashlib.sha256(b"".join(ui_bytes[name] for name in UI_FILES)).hexdigest()[:10]
+        version = f"{__version__}-{digest}"
+        # The entry names every module, so a browser fetches them all at once (not in a chain).
+        modules = [name for name in UI_FILES if name.endswith(".js")]
+        entry = "".join(
+            [f'export * from "./{version}/chatkit.js";\n']
+            + [f'import "./{version}/{name}";\n' for name in modules if name != "chatkit.js"]
+        ).encode()
+        index = (folder / "demo" / "index.html").read_bytes()
+        if not development_identity:
+            index = _IDENTITY_BLOCK.sub(b"", index)
+        preload = '<link rel="modulepreload" href="ui/chatkit.js">'
+        preload += "".join(f'<link rel="modulepreload" href="ui/{version}/{name}">' for name in modules)
+        preload += f'<link rel="preload" as="fetch" crossorigin href="ui/{version}/chatkit.css">'
+        index = index.replace(b"<!--preload-->", preload.encode())
+        return cls(
+            version=version,
+            ui={name: Asset.of(name, body) for name, body in ui_bytes.items()},
+            entry=Asset.of("chatkit.js", entry),
+            demo={name: Asset.of(name, (folder / "demo" / name).read_bytes()) for name in DEMO_FILES},
+            index=Asset.of("index.html", index),
+        )
 
 
-def web_router() -> Router:
-    files = _load()
+def _serve(request: AnyRequest, asset: Asset, cache: str, *, cors: bool) -> Response[bytes]:
+    headers = {"Cache-Control": cache, "ETag": asset.etag, "Vary": "Accept-Encoding"}
+    if cors:
+        headers["Access-Control-Allow-Origin"] = "*"
+        headers["Cross-Origin-Resource-Policy"] = "cross-origin"
+    # CSP (same-origin on the page, default-src 'none' on the rest), nosniff: http/security.py.
+    if asset.media_type.startswith("text/html"):
+        # No 304 for the page: a 304 has no content type, so http/security.py would give it the
+        # API's CSP, and browsers merge a 304's headers into the cached page (breaking it).
+        del headers["ETag"]
+    elif asset.etag in request.headers.get("if-none-match", ""):
+        return Response(b"", status_code=304, headers=headers)
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        headers["Content-Encoding"] = "gzip"
+        return Response(asset.gzipped, media_type=asset.media_type, headers=headers)
+    return Response(asset.body, media_type=asset.media_type, headers=headers)
+
+
+def web_router(settings: Settings) -> Router:
+    assets = WebAssets.load(development_identity="development" in settings.auth.methods)
 
     @get("/", include_in_schema=False)
-    async def index() -> Response[bytes]:
-        return _response("index.html", files["index.html"])
+    async def index(request: AnyRequest) -> Response[bytes]:
+        return _serve(request, assets.index, REVALIDATE, cors=False)
 
-    @get("/static/{name:str}", include_in_schema=False)
-    async def static(name: str) -> Response[bytes]:
-        if name not in files or name == "index.html":
-            raise NotFoundException(f"no static file {name!r}")
-        return _response(name, files[name])
+    @get("/demo/{name:str}", include_in_schema=False)
+    async def demo(request: AnyRequest, name: str) -> Response[bytes]:
+        if name not in assets.demo:
+            raise NotFoundException(f"no demo file {name!r}")
+        return _serve(request, assets.demo[name], REVALIDATE, cors=False)
 
-    return Router(path="/", route_handlers=[index, static])
+    @get("/ui/chatkit.js", include_in_schema=False)
+    async def entry(request: AnyRequest) -> Response[bytes]:
+        return _serve(request, assets.entry, REVALIDATE, cors=True)
+
+    @get("/ui/{version:str}/{name:str}", include_in_schema=False)
+    async def ui(request: AnyRequest, version: str, name: str) -> Response[bytes]:
+        if version != assets.version or name not in assets.ui:
+            raise NotFoundException(f"no component file {version}/{name} (current version: {assets.version})")
+        return _serve(request, assets.ui[name], IMMUTABLE, cors=True)
+
+    return Router(path="/", route_handlers=[index, demo, entry, ui])
