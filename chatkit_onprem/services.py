@@ -12,6 +12,7 @@ from chatkit_onprem.chat.attachments import OnPremAttachmentStore
 from chatkit_onprem.chat.previews import PreviewLinks, PreviewSigner
 from chatkit_onprem.chat.protocol import ChatKitEndpoint, StreamRegistry
 from chatkit_onprem.chat.server import OnPremChatKitServer
+from chatkit_onprem.chat.thread_turns import ThreadTurns
 from chatkit_onprem.config import Settings
 from chatkit_onprem.crypto.blobs import BlobCipher
 from chatkit_onprem.crypto.deks import DataKeys
@@ -42,6 +43,7 @@ from chatkit_onprem.store.jobs import JobRows
 from chatkit_onprem.store.ledger import LedgerRows
 from chatkit_onprem.store.rates import RateRows
 from chatkit_onprem.store.reencrypt import TABLES, count_stale
+from chatkit_onprem.store.thread_leases import ThreadLeases
 from chatkit_onprem.store.usage import UsageRows
 
 log = get_logger(__name__)
@@ -61,6 +63,7 @@ class Services:
     attachments: OnPremAttachmentStore
     server: OnPremChatKitServer
     endpoint: ChatKitEndpoint
+    thread_leases: ThreadLeases | None
     streams: StreamRegistry
     authenticator: Authenticator
     api_keys: ApiKeyStore
@@ -168,6 +171,8 @@ class Services:
             cache_seconds=SHARED_CACHE_SECONDS["api_keys"] if shared else None,
         )
         authenticator = Authenticator(settings, api_keys)
+        # One turn per thread across processes too (in memory alone with one process).
+        leases = ThreadLeases(db) if shared else None
         return cls(
             settings=settings,
             db=db,
@@ -175,7 +180,10 @@ class Services:
             blobs=blobs,
             attachments=attachments,
             server=server,
-            endpoint=ChatKitEndpoint(server, attachments, streams),
+            endpoint=ChatKitEndpoint(
+                server, attachments, streams, ThreadTurns(settings.chat.busy_wait_seconds, leases)
+            ),
+            thread_leases=leases,
             streams=streams,
             authenticator=authenticator,
             api_keys=api_keys,
@@ -243,6 +251,8 @@ class Services:
         cancelled = await self._drain
         await self.retention.stop()
         await self.exporter.stop()
+        if self.thread_leases is not None:
+            await self.thread_leases.close()
         await self.jobs.stop()
         await self.server.wait_for_persistence()
         await self.server.provider.aclose()  # upstream connection pools

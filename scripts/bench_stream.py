@@ -3,12 +3,18 @@
     .venv/bin/python scripts/bench_stream.py [--concurrency 1 50 200] [--turns-per-stream 3]
                                              [--server-cpu 0] [--api-style chat_completions]
                                              [--converse] [--set llm.text_interval_ms=0]
+                                             [--backend postgres] [--workers 2]
 
 A real server (Granian, one worker, DuckDB file) is started against a fast fake
 OpenAI-compatible upstream that runs in its own process: first token after
 50 ms, then 40 tokens 10 ms apart (``--first-ms``, ``--tokens``, ``--gap-ms``).
 The server is pinned to one core (``--server-cpu``), the upstream and this
 client to the others, so the figures are the server's own.
+
+``--backend postgres`` starts a throwaway PostgreSQL cluster (Debian's binaries, as the
+tests do) and points the store at it; ``--workers N`` runs N Granian workers (then the
+server is not pinned unless ``--server-cpu`` names a core, and PostgreSQL's own CPU is
+counted with the server's: a turn's cost is the whole backend's).
 
 For each concurrency level C, C clients each run ``--turns-per-stream`` turns
 back to back: each a new thread (``threads.create``), or with ``--converse`` one
@@ -222,6 +228,8 @@ def main() -> None:
         help="each stream keeps one thread: threads.create, then threads.add_user_message "
         "(history grows with every turn)",
     )
+    parser.add_argument("--backend", default="duckdb", choices=["duckdb", "postgres"])
+    parser.add_argument("--workers", type=int, default=1, help="Granian workers (server.workers)")
     parser.add_argument("--json", action="store_true", help="print results as JSON lines")
     parser.add_argument(
         "--set",
@@ -269,6 +277,14 @@ def main() -> None:
             "lean_plain_turns": not args.sdk_path,
         },
     }
+    cluster = None
+    if args.backend == "postgres":
+        from tests.support.postgres import PostgresCluster
+
+        cluster = PostgresCluster().start()
+        config["store"] = {"backend": "postgres", "postgres": {"dsn": cluster.create_database()}}
+    if args.workers > 1:
+        config["server"] = {"workers": args.workers}
     for assignment in args.set:
         key, _, value = assignment.partition("=")
         *parents, leaf = key.split(".")
@@ -281,6 +297,9 @@ def main() -> None:
         assert server.proc is not None
         pids = tree_pids(server.proc.pid)
         worker = pids[-1]
+        if cluster is not None:
+            postmaster = int((cluster.data / "postmaster.pid").read_text().split()[0])
+            pids += [pid for pid in tree_pids(postmaster) if pid not in pids]
         if args.server_cpu >= 0:
             for pid in pids:
                 subprocess.run(
@@ -293,6 +312,7 @@ def main() -> None:
             f"{args.tokens} tokens {args.gap_ms:.0f} ms apart; {'SDK path' if args.sdk_path else 'lean path'}"
             + ("; conversations (add_user_message)" if args.converse else "; threads.create turns")
             + (f"; {' '.join(args.set)}" if args.set else "")
+            + f"; store {args.backend}, {args.workers} worker(s)"
         )
         print(
             "| streams | turns | shed | failed | TTFT p50 | TTFT p95 | TTFT p99 | overhead p50 | server CPU/turn "
@@ -316,6 +336,8 @@ def main() -> None:
     finally:
         server.stop()
         upstream.kill()
+        if cluster is not None:
+            cluster.stop()
 
 
 if __name__ == "__main__":

@@ -175,7 +175,8 @@ class ChatKitEndpoint:
         self.server = server
         self.attachments = attachments
         self.streams = streams
-        self.threads = threads or ThreadTurns(server.settings.busy_wait_seconds)
+        # Not `threads or ...`: an idle ThreadTurns is empty, hence falsy.
+        self.threads = threads if threads is not None else ThreadTurns(server.settings.busy_wait_seconds)
 
     # --- non-streaming --------------------------------------------------
     async def respond_json(self, request: ChatKitReq, context: RequestContext) -> bytes:
@@ -229,7 +230,7 @@ class ChatKitEndpoint:
             await self._precheck(request, context)
             async for event in self.server.stream_events(request, context):
                 if turn is not None and isinstance(event, ThreadCreatedEvent):
-                    self.threads.enter_new(turn, event.thread.id)
+                    await self.threads.enter_new(turn, event.thread.id)
                 yield encode(event)
         except asyncio.CancelledError:
             # Cancelled by us (its thread was deleted, or the drain at shutdown ran out of

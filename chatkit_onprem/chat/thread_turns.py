@@ -13,22 +13,35 @@ message. ``threads.delete`` cancels the turn running on the thread and waits for
 to end before it deletes.
 
 Slots are keyed by (tenant, user, thread id): another caller's id never contends
-with yours, so a busy answer tells nothing about threads you cannot see. In memory:
-one process owns the store (DuckDB), so this is every turn there is; a store shared
-by several processes would need a lock in the database instead.
+with yours, so a busy answer tells nothing about threads you cannot see. In memory for
+the turns of this process; when several processes share the store (PostgreSQL), a slot is
+also a lease row in the database (``store.thread_leases``), taken after the in-memory slot
+and polled for while another process holds it. ``threads.delete`` cancels only a turn of
+this process; one running in another process fails at its next write (the thread is gone).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from chatkit_onprem.chat.turn import Turn
 from chatkit_onprem.errors import ApiError
 
 Key = tuple[str, str, str]
 CANCEL_WAIT_SECONDS = 10.0
+LEASE_POLL_SECONDS = 0.05
+
+
+class Leases(Protocol):
+    """Slots shared with other processes (``store.thread_leases.ThreadLeases``)."""
+
+    async def acquire(self, key: Key) -> bool: ...
+
+    async def release(self, key: Key) -> None: ...
 
 
 class ThreadBusy(ApiError):
@@ -49,9 +62,11 @@ class _Running:
 
 
 class ThreadTurns:
-    def __init__(self, busy_wait_seconds: float) -> None:
+    def __init__(self, busy_wait_seconds: float, leases: Leases | None = None) -> None:
         self.busy_wait_seconds = busy_wait_seconds
+        self.leases = leases
         self._running: dict[Key, _Running] = {}
+        self._releasing: set[asyncio.Task[None]] = set()  # lease releases in flight
 
     def __len__(self) -> int:
         return len(self._running)
@@ -71,17 +86,40 @@ class ThreadTurns:
                 await asyncio.wait_for(running.done.wait(), remaining)
             except TimeoutError:
                 raise ThreadBusy(turn.thread_id, self.busy_wait_seconds) from None
-        self._take(key, turn)
+        release = self._take(key, turn)
+        if self.leases is None:
+            turn.on_close(release)
+            return
+        try:
+            while not await self.leases.acquire(key):  # another process runs a turn here
+                turn.waited = True
+                if loop.time() >= deadline:
+                    raise ThreadBusy(turn.thread_id, self.busy_wait_seconds)
+                await asyncio.sleep(LEASE_POLL_SECONDS)
+        except BaseException:
+            release()
+            raise
+        turn.on_close(self._after_lease(key, release))
 
-    def enter_new(self, turn: Turn, thread_id: str) -> None:
-        """A thread this turn just created: nobody else can know its id yet."""
+    async def enter_new(self, turn: Turn, thread_id: str) -> None:
+        """A thread this turn just created: nobody else can hold its slot yet."""
         turn.thread_id = thread_id
         key = (turn.tenant, turn.user, thread_id)
         if key in self._running:  # pragma: no cover - ids carry 128 random bits
             raise ThreadBusy(thread_id, 0)
-        self._take(key, turn)
+        release = self._take(key, turn)
+        if self.leases is None:
+            turn.on_close(release)
+            return
+        # Before the client learns the id: a request on it in another process must wait too.
+        try:
+            taken = await self.leases.acquire(key)
+        except BaseException:
+            release()
+            raise
+        turn.on_close(self._after_lease(key, release) if taken else release)
 
-    def _take(self, key: Key, turn: Turn) -> None:
+    def _take(self, key: Key, turn: Turn) -> Callable[[], None]:
         running = _Running(turn)
         self._running[key] = running
 
@@ -90,7 +128,26 @@ class ThreadTurns:
                 del self._running[key]
             running.done.set()
 
-        turn.on_close(release)
+        return release
+
+    def _after_lease(self, key: Key, release: Callable[[], None]) -> Callable[[], None]:
+        """A closer that gives the lease back, then the in-memory slot (so a turn of this
+        process waiting for the slot finds the lease free)."""
+        leases = self.leases
+        assert leases is not None
+
+        async def give_back() -> None:
+            try:
+                await leases.release(key)
+            finally:
+                release()
+
+        def closer() -> None:
+            task = asyncio.get_running_loop().create_task(give_back())
+            self._releasing.add(task)
+            task.add_done_callback(self._releasing.discard)
+
+        return closer
 
     async def cancel(self, tenant: str, user: str, thread_id: str) -> bool:
         """Cancel the turn running on this thread (if any) and wait for it to end."""

@@ -383,6 +383,14 @@ POSTGRES_MIGRATIONS: Sequence[tuple[int, str, str]] = (
             tokens DOUBLE PRECISION NOT NULL,
             updated_at DOUBLE PRECISION NOT NULL
         );
+        CREATE TABLE thread_leases (
+            tenant VARCHAR NOT NULL,
+            user_id VARCHAR NOT NULL,
+            thread_id VARCHAR NOT NULL,
+            owner VARCHAR NOT NULL,
+            expires_at TIMESTAMPTZ NOT NULL,
+            PRIMARY KEY (tenant, user_id, thread_id)
+        );
         """,
     ),
 )
