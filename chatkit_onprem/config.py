@@ -173,8 +173,14 @@ class PostgresSettings(StrictModel):
     ca_bundle: Path | None = Field(
         None, description="PEM CA bundle for the database's TLS certificate (sslrootcert); unset: system."
     )
-    pool_min: int = Field(2, ge=1, le=64, description="Connections kept open per worker process.")
-    pool_max: int = Field(8, ge=1, le=256, description="Most connections per worker process.")
+    reader_connections: int = Field(
+        8,
+        ge=1,
+        le=256,
+        description="Reader threads per worker process, each with its own connection (opened on first "
+        "use); the writer holds one more. The database needs max_connections of at least "
+        "replicas x workers x (this + 1).",
+    )
     connect_timeout_seconds: float = Field(5.0, gt=0, le=120)
 
 

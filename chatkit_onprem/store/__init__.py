@@ -35,7 +35,7 @@ def open_database(settings: Settings) -> Database:
         return PostgresDatabase(
             store.postgres.dsn.get_secret_value(),
             ca_bundle=settings.resolve(store.postgres.ca_bundle) if store.postgres.ca_bundle else None,
-            reader_threads=store.postgres.pool_max,
+            reader_threads=store.postgres.reader_connections,
             write_batch_max=store.write_batch_max,
             connect_timeout=store.postgres.connect_timeout_seconds,
         )
