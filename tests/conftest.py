@@ -1,6 +1,6 @@
 """Shared fixtures: a real server over HTTP, a ChatKit client, and egress guards for both processes.
 
-Store backends: a test module marked ``pytest.mark.backends("duckdb", "postgres")`` runs
+Store backends: a test module (or a test) marked ``pytest.mark.backends("duckdb", "postgres")`` runs
 every test that uses ``server`` or ``make_server`` once per backend (PostgreSQL: a
 throwaway cluster started once per session, a fresh database per server). Unmarked
 modules run on DuckDB, the embedded default.

@@ -65,6 +65,7 @@ def test_data_survives_a_restart(make_server: MakeServer) -> None:
     assert after[thread_ids[1]]["title"] == "kept"
 
 
+@pytest.mark.backends("duckdb", "postgres")
 def test_kill_9_loses_no_acknowledged_write(make_server: MakeServer) -> None:
     server = make_server()
     client = ChatKitClient(server.url)
@@ -108,6 +109,7 @@ def test_kill_9_loses_no_acknowledged_write(make_server: MakeServer) -> None:
     assert len(client.call("threads.list", {"limit": 100})["data"]) >= len(created)
 
 
+@pytest.mark.backends("duckdb", "postgres")
 def test_client_disconnect_keeps_the_partial_answer(make_server: MakeServer) -> None:
     server = make_server(SLOW)
     client = ChatKitClient(server.url)
@@ -132,6 +134,7 @@ def test_client_disconnect_keeps_the_partial_answer(make_server: MakeServer) -> 
     assert errors(follow_up) == [] and "hello again" in assistant_text(follow_up)
 
 
+@pytest.mark.backends("duckdb", "postgres")
 def test_sigterm_lets_a_short_stream_finish(make_server: MakeServer) -> None:
     server = make_server({**SLOW, "server": {"shutdown_grace_seconds": 10}})
     assert server.proc is not None
