@@ -46,7 +46,7 @@ FIRST_EVENT_SECONDS = Histogram(
 )
 STORE_COMMITS = Counter(
     "chatkit_store_commits",
-    "DuckDB transactions committed by the writer (group commit: writes / commits = batch size).",
+    "Transactions committed by the writer (group commit: writes / commits = batch size).",
     registry=REGISTRY,
 )
 STORE_WRITES = Counter(

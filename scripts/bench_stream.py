@@ -43,6 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -147,7 +148,7 @@ async def store_counters(client: httpx.AsyncClient) -> tuple[float, float]:
 
 
 async def level(
-    url: str, concurrency: int, turns: int, worker: int, pids: list[int], converse: bool
+    url: str, concurrency: int, turns: int, worker: int, server_pids: Callable[[], list[int]], converse: bool
 ) -> dict[str, float]:
     limits = httpx.Limits(max_connections=concurrency + 10, max_keepalive_connections=concurrency + 10)
     peak_rss = 0.0
@@ -156,6 +157,7 @@ async def level(
     ) as client:
         warm = [one_turn(client, "warm up") for _ in range(min(concurrency, 20))]
         await asyncio.gather(*warm, return_exceptions=True)
+        pids = server_pids()  # after the warm-up: PostgreSQL starts a backend per connection
         idle_rss = rss_mb(worker)
         ttft: list[float] = []
         outcome = {"shed": 0, "failed": 0}
@@ -296,10 +298,18 @@ def main() -> None:
     try:
         assert server.proc is not None
         pids = tree_pids(server.proc.pid)
-        worker = pids[-1]
-        if cluster is not None:
-            postmaster = int((cluster.data / "postmaster.pid").read_text().split()[0])
-            pids += [pid for pid in tree_pids(postmaster) if pid not in pids]
+        # A worker (with several, spawned: multiprocessing's resource tracker is a child too).
+        worker = [p for p in pids if b"resource_tracker" not in Path(f"/proc/{p}/cmdline").read_bytes()][-1]
+        root = server.proc.pid
+
+        def server_pids() -> list[int]:
+            """The server's processes, and PostgreSQL's: a turn's cost is the whole backend's."""
+            found = tree_pids(root)
+            if cluster is not None:
+                postmaster = int((cluster.data / "postmaster.pid").read_text().split()[0])
+                found += [pid for pid in tree_pids(postmaster) if pid not in found]
+            return found
+
         if args.server_cpu >= 0:
             for pid in pids:
                 subprocess.run(
@@ -321,7 +331,7 @@ def main() -> None:
         print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for concurrency in args.concurrency:
             r = asyncio.run(
-                level(server.url, concurrency, args.turns_per_stream, worker, pids, args.converse)
+                level(server.url, concurrency, args.turns_per_stream, worker, server_pids, args.converse)
             )
             if args.json:
                 print(json.dumps(r))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import shutil
 import sys
@@ -88,11 +89,14 @@ def serve(
     connections = fit_open_files(server.max_connections)
     if server.workers > 1:
         # Every worker counts its own metrics; a scrape reaches one of them, so they share
-        # prometheus-client's multiprocess files (set before any worker imports it).
+        # prometheus-client's multiprocess files. prometheus-client picks its value store
+        # when it is imported, and this process has imported it already: workers are
+        # spawned (a fresh interpreter that sees the variable), not forked with our copy.
         metrics_dir = settings.data_dir.resolve() / "metrics"
         shutil.rmtree(metrics_dir, ignore_errors=True)
         metrics_dir.mkdir(parents=True)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+        multiprocessing.set_start_method("spawn", force=True)
     Server(
         "chatkit_onprem.app:app_from_environment",
         factory=True,

@@ -10,6 +10,7 @@ import os
 import signal
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -194,18 +195,40 @@ def test_sigkill_of_one_of_two_workers_loses_no_acknowledged_write(
     assert lost == [], lost[:5]
 
 
+def test_one_scrape_counts_every_workers_metrics(make_server: Any, postgres_cluster: PostgresCluster) -> None:
+    """Whichever worker answers the scrape, it reports the turns all of them ran."""
+    server = make_server(
+        {
+            "store": {"backend": "postgres", "postgres": {"dsn": postgres_cluster.create_database()}},
+            "server": {"workers": 2},
+        }
+    )
+    client = ChatKitClient(server.url, user="counted")
+    for n in range(8):  # new connections: spread over both workers
+        fresh = ChatKitClient(server.url, user=f"counted{n}")
+        fresh.create_thread(f"turn {n}")
+        fresh.http.close()
+    for _ in range(4):
+        text = client.http.get("/metrics", headers={"X-Dev-Roles": "auditor", "Connection": "close"}).text
+        turns = [line for line in text.splitlines() if line.startswith('chatkit_turns_total{outcome="ok"}')]
+        assert turns and float(turns[0].split()[-1]) == 8, turns
+        commits = [line for line in text.splitlines() if line.startswith("chatkit_store_commits_total ")]
+        assert commits and float(commits[0].split()[-1]) >= 8, commits
+
+
 def _text(text: str) -> dict[str, Any]:
     return {"content": [{"type": "input_text", "text": text}], "attachments": [], "inference_options": {}}
 
 
 def _worker_pids(server: Any) -> list[int]:
-    """Granian's worker processes: children of the server's main process."""
+    """Granian's worker processes: children of the server's main process (workers are
+    spawned, so multiprocessing's resource tracker is a child too: not a worker)."""
     main = server.proc.pid
     children: list[int] = []
     for task in os.listdir(f"/proc/{main}/task"):
         with open(f"/proc/{main}/task/{task}/children") as handle:
             children += [int(p) for p in handle.read().split()]
-    return sorted(children)
+    return sorted(p for p in children if b"resource_tracker" not in Path(f"/proc/{p}/cmdline").read_bytes())
 
 
 def test_a_job_survives_the_death_of_the_replica_running_it(
