@@ -83,7 +83,8 @@ def create_app(settings: Settings) -> Litestar:
         log.info(
             "chatkit-onprem ready",
             mode=settings.mode,
-            store=str(settings.store_path),
+            # The DSN may carry a password: name the engine only.
+            store=str(settings.store_path) if services.db.dialect == "duckdb" else services.db.dialect,
             blobs=services.blobs.name,
         )
         try:

@@ -28,17 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scripts.benchlib.load import (
-    Streams,
-    admin,
-    dump,
-    job_state,
-    machine,
-    seed,
-    server_config,
-    start_upstream,
-    summary,
-)
+from scripts.benchlib.load import dump, impact, job_under_load, machine, seed, server_config, start_upstream
 from tests.support.server import ServerProcess
 
 
@@ -129,29 +119,10 @@ def main() -> None:
             result["seed_seconds"] = round(time.perf_counter() - started, 1)
             server.start(timeout=60)
             try:
-                warm = Streams(server.url, args.streams)
-                until = time.monotonic() + 3
-                asyncio.run(warm.run_until(lambda: time.monotonic() > until))
-                base = Streams(server.url, args.streams)
-                until = time.monotonic() + args.baseline_seconds
-                asyncio.run(base.run_until(lambda: time.monotonic() > until))
-                result["without_job"] = {
-                    **summary(base.ttft),
-                    "turns": base.turns,
-                    "failures": len(base.failures),
-                }
-
-                with admin(server) as http:
-                    job = http.post("/keys/rotate-dek", json={"confirm": True}).json()["job"]
-                during = Streams(server.url, args.streams)
-                state: dict[str, object] = {"state": "queued"}
-
-                def finished() -> bool:
-                    state.update(job_state(server, job["id"]))
-                    return state["state"] in ("done", "failed", "cancelled")
-
-                asyncio.run(during.run_until(finished))
-                final = job_state(server, job["id"])
+                run = job_under_load(
+                    server, args.streams, "/keys/rotate-dek", {"confirm": True}, args.baseline_seconds
+                )
+                final = run.job
                 started_at = datetime.fromisoformat(final["started_at"])
                 finished_at = datetime.fromisoformat(final["finished_at"])
                 seconds = (finished_at - started_at).total_seconds()
@@ -162,15 +133,8 @@ def main() -> None:
                     "seconds": round(seconds, 2),
                     "rows_per_second": round(rows / seconds) if seconds else None,
                     "result": final["result"],
+                    **impact(run),
                 }
-                result["with_job"] = {
-                    **summary(during.ttft),
-                    "turns": during.turns,
-                    "failures": len(during.failures),
-                }
-                p99_before = result["without_job"]["p99_ms"]  # type: ignore[index]
-                p99_during = result["with_job"]["p99_ms"]  # type: ignore[index]
-                result["ttft_p99_impact_percent"] = round((p99_during / p99_before - 1) * 100, 1)
             finally:
                 server.stop()
     finally:

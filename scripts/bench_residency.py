@@ -15,46 +15,20 @@ Targets (issue #11): >= 50,000 items/s exported; a 10,000-item user purged in < 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scripts.benchlib.load import (
-    Streams,
-    admin,
-    dump,
-    job_state,
-    machine,
-    seed,
-    server_config,
-    start_upstream,
-    summary,
-)
+from scripts.benchlib.load import dump, impact, job_under_load, machine, seed, server_config, start_upstream
 from tests.support.server import ServerProcess
 
 
-def run_job_under_load(
-    server: ServerProcess, streams: int, path: str, body: dict[str, object]
-) -> tuple[dict[str, object], Streams]:
-    with admin(server) as http:
-        answer = http.post(path, json=body)
-        assert answer.status_code in (200, 202), answer.text
-        job = answer.json()["job"]
-    load = Streams(server.url, streams)
-
-    def finished() -> bool:
-        return job_state(server, job["id"])["state"] in ("done", "failed", "cancelled")
-
-    asyncio.run(load.run_until(finished))
-    return job_state(server, job["id"]), load
-
-
-def seconds_of(job: dict[str, object]) -> float:
+def seconds_of(job: dict[str, Any]) -> float:
     started = datetime.fromisoformat(str(job["started_at"]))
     finished = datetime.fromisoformat(str(job["finished_at"]))
     return (finished - started).total_seconds()
@@ -70,7 +44,7 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=50)
     parser.add_argument("--baseline-seconds", type=float, default=15)
     args = parser.parse_args()
-    result: dict[str, object] = {"machine": machine(), **vars(args)}
+    result: dict[str, Any] = {"machine": machine(), **vars(args)}
     upstream, url = start_upstream()
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -89,53 +63,37 @@ def main() -> None:
             result["database_mb"] = round((Path(tmp) / "data" / "chatkit.duckdb").stat().st_size / 1e6, 1)
             server.start(timeout=120)
             try:
-                warm = Streams(server.url, args.streams)
-                until = time.monotonic() + 3
-                asyncio.run(warm.run_until(lambda: time.monotonic() > until))
-                base = Streams(server.url, args.streams)
-                until = time.monotonic() + args.baseline_seconds
-                asyncio.run(base.run_until(lambda: time.monotonic() > until))
-                result["without_job"] = {
-                    **summary(base.ttft),
-                    "turns": base.turns,
-                    "failures": len(base.failures),
-                }
-                p99 = float(result["without_job"]["p99_ms"])  # type: ignore[index]
-
-                export, during = run_job_under_load(
-                    server, args.streams, "/exports", {"tenant": "bench", "user": "exported"}
+                run = job_under_load(
+                    server,
+                    args.streams,
+                    "/exports",
+                    {"tenant": "bench", "user": "exported"},
+                    args.baseline_seconds,
                 )
-                seconds = seconds_of(export)
-                counts = export["result"]["counts"]  # type: ignore[index]
-                folder = Path(tmp) / "data" / "exports" / str(export["id"])
-                size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+                seconds = seconds_of(run.job)
+                counts = run.job["result"]["counts"]
+                # The bundle's plaintext size (it is kept encrypted in the blob store).
+                size = sum(run.job["result"]["files"].values())
                 result["export"] = {
-                    "state": export["state"],
+                    "state": run.job["state"],
                     "items": counts["items"],
                     "seconds": round(seconds, 2),
                     "items_per_second": round(counts["items"] / seconds),
                     "bundle_mb": round(size / 1e6, 1),
                     "mb_per_second": round(size / 1e6 / seconds, 1),
-                    "ttft": {**summary(during.ttft), "turns": during.turns, "failures": len(during.failures)},
+                    **impact(run),
                 }
-                result["export"]["ttft_p99_impact_percent"] = round(
-                    (float(result["export"]["ttft"]["p99_ms"]) / p99 - 1) * 100, 1
-                )  # type: ignore[index]
-
                 body = {"tenant": "bench", "user": "purged", "confirm": True}
-                purge, during = run_job_under_load(server, args.streams, "/purge", body)
-                seconds = seconds_of(purge)
-                items = purge["result"]["items"]  # type: ignore[index]
+                run = job_under_load(server, args.streams, "/purge", body, args.baseline_seconds)
+                seconds = seconds_of(run.job)
+                items = run.job["result"]["items"]
                 result["purge"] = {
-                    "state": purge["state"],
+                    "state": run.job["state"],
                     "items": items,
                     "seconds": round(seconds, 2),
                     "items_per_second": round(items / seconds),
-                    "ttft": {**summary(during.ttft), "turns": during.turns, "failures": len(during.failures)},
+                    **impact(run),
                 }
-                result["purge"]["ttft_p99_impact_percent"] = round(
-                    (float(result["purge"]["ttft"]["p99_ms"]) / p99 - 1) * 100, 1
-                )  # type: ignore[index]
             finally:
                 server.stop()
     finally:
