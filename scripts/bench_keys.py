@@ -28,7 +28,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scripts.benchlib.load import dump, impact, job_under_load, machine, seed, server_config, start_upstream
+from scripts.benchlib.load import (
+    dump,
+    impact,
+    job_seconds,
+    job_under_load,
+    machine,
+    seed,
+    server_config,
+    start_upstream,
+)
 from tests.support.server import ServerProcess
 
 
@@ -123,9 +132,7 @@ def main() -> None:
                     server, args.streams, "/keys/rotate-dek", {"confirm": True}, args.baseline_seconds
                 )
                 final = run.job
-                started_at = datetime.fromisoformat(final["started_at"])
-                finished_at = datetime.fromisoformat(final["finished_at"])
-                seconds = (finished_at - started_at).total_seconds()
+                seconds = job_seconds(final)
                 rows = sum(v for k, v in (final["result"] or {}).items() if k.endswith("_reencrypted"))
                 result["rotate_dek_job"] = {
                     "state": final["state"],

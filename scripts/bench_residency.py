@@ -18,20 +18,22 @@ import argparse
 import sys
 import tempfile
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scripts.benchlib.load import dump, impact, job_under_load, machine, seed, server_config, start_upstream
+from scripts.benchlib.load import (
+    dump,
+    impact,
+    job_seconds,
+    job_under_load,
+    machine,
+    seed,
+    server_config,
+    start_upstream,
+)
 from tests.support.server import ServerProcess
-
-
-def seconds_of(job: dict[str, Any]) -> float:
-    started = datetime.fromisoformat(str(job["started_at"]))
-    finished = datetime.fromisoformat(str(job["finished_at"]))
-    return (finished - started).total_seconds()
 
 
 def main() -> None:
@@ -70,7 +72,7 @@ def main() -> None:
                     {"tenant": "bench", "user": "exported"},
                     args.baseline_seconds,
                 )
-                seconds = seconds_of(run.job)
+                seconds = job_seconds(run.job)
                 counts = run.job["result"]["counts"]
                 # The bundle's plaintext size (it is kept encrypted in the blob store).
                 size = sum(run.job["result"]["files"].values())
@@ -85,7 +87,7 @@ def main() -> None:
                 }
                 body = {"tenant": "bench", "user": "purged", "confirm": True}
                 run = job_under_load(server, args.streams, "/purge", body, args.baseline_seconds)
-                seconds = seconds_of(run.job)
+                seconds = job_seconds(run.job)
                 items = run.job["result"]["items"]
                 result["purge"] = {
                     "state": run.job["state"],

@@ -164,6 +164,12 @@ def job_under_load(
     return asyncio.run(run())
 
 
+def job_seconds(job: dict[str, Any]) -> float:
+    """How long a finished job ran (its own timestamps)."""
+    started = datetime.fromisoformat(str(job["started_at"]))
+    return (datetime.fromisoformat(str(job["finished_at"])) - started).total_seconds()
+
+
 def impact(run: JobUnderLoad) -> dict[str, Any]:
     """TTFT before and during the job, and the p99's change in percent."""
     before, during = summary(run.before), summary(run.during)

@@ -64,31 +64,36 @@ def _check_outcome(status: int, events: list[dict[str, Any]]) -> None:
     assert not failed or [e.get("error_code") for e in failed] == ["thread_changed"], events
 
 
-def test_retry_racing_add_never_removes_an_acknowledged_message(make_server: MakeServer) -> None:
-    """20 rounds: a new message and a retry of the previous one, sent at the same moment."""
-    server = make_server(SLOW)
-    client = ChatKitClient(server.url, user="racer")
-    for round_ in range(20):
-        thread_id, _ = client.create_thread(f"round {round_} first")
-        first = _items(client, thread_id)[0]["id"]
+def stream_via(client: ChatKitClient, type_: str, params: dict[str, Any]) -> tuple[int, list[dict[str, Any]]]:
+    """A streamed request's status and events (or its JSON error body)."""
+    response = client.post(type_, params, timeout=60)
+    if response.headers.get("content-type", "").startswith("text/event-stream"):
+        return response.status_code, sse_events(response.text)
+    return response.status_code, [response.json()]
+
+
+def race_retry_against_add(
+    adder: ChatKitClient, retrier: ChatKitClient, rounds: int, stagger: float = 0.002
+) -> None:
+    """Rounds of a new message (through ``adder``) and a retry of the previous one (through
+    ``retrier``: the same server, or another replica) sent at the same moment: every
+    acknowledged message is still there and every message has exactly one answer."""
+    for round_ in range(rounds):
+        thread_id, _ = adder.create_thread(f"round {round_} first")
+        first = _items(adder, thread_id)[0]["id"]
         barrier = threading.Barrier(2)
 
-        def add(
-            thread_id: str = thread_id, round_: int = round_, barrier: threading.Barrier = barrier
-        ) -> Any:
+        def add(thread_id: str = thread_id, barrier: threading.Barrier = barrier) -> Any:
             barrier.wait()
-            return _stream(
-                server,
-                "threads.add_user_message",
-                {"thread_id": thread_id, "input": text_input(f"add {round_}")},
-            )
+            params = {"thread_id": thread_id, "input": text_input(f"add {round_}")}
+            return stream_via(adder, "threads.add_user_message", params)
 
         def retry(
             thread_id: str = thread_id, first: str = first, barrier: threading.Barrier = barrier
         ) -> Any:
             barrier.wait()
-            time.sleep(0.002 * (round_ % 5))  # vary who wins the race
-            return _stream(server, "threads.retry_after_item", {"thread_id": thread_id, "item_id": first})
+            time.sleep(stagger * (round_ % 5))  # vary who wins the race
+            return stream_via(retrier, "threads.retry_after_item", {"thread_id": thread_id, "item_id": first})
 
         with ThreadPoolExecutor(2) as pool:
             added, retried = pool.submit(add), pool.submit(retry)
@@ -96,11 +101,18 @@ def test_retry_racing_add_never_removes_an_acknowledged_message(make_server: Mak
         _check_outcome(add_status, add_events)
         _check_outcome(retry_status, retry_events)
 
-        items = _items(client, thread_id)
+        items = _items(retrier, thread_id)
         present = {i["id"] for i in items if i["type"] == "user_message"}
         lost = ({first} | set(_acknowledged(add_events))) - present
         assert not lost, f"round {round_}: acknowledged messages removed: {lost}"
         assert _answers_per_message(items) == [1] * len(present), (round_, [i["type"] for i in items])
+
+
+def test_retry_racing_add_never_removes_an_acknowledged_message(make_server: MakeServer) -> None:
+    """20 rounds: a new message and a retry of the previous one, sent at the same moment."""
+    server = make_server(SLOW)
+    client = ChatKitClient(server.url, user="racer")
+    race_retry_against_add(client, client, rounds=20)
 
 
 def test_two_concurrent_retries_leave_one_answer(make_server: MakeServer) -> None:

@@ -92,54 +92,13 @@ def test_one_turn_per_thread_holds_across_replicas(
 ) -> None:
     """The hardening race (a retry against a new message on the same thread) with each request
     on a different replica: no acknowledged message is removed, every message gets one answer."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from tests.hardening.test_races import _acknowledged, _answers_per_message, _check_outcome
-    from tests.support.client import text_input
+    from tests.hardening.test_races import race_retry_against_add
 
     config = replica_config(postgres_cluster.create_database(), llm={"scripted": {"token_delay_ms": 5}})
     a = make_server(config, name="a")
     b = make_server(config, name="b")
     key = new_key(a, user="racer")
-    on_a, on_b = as_key(a, key["token"]), as_key(b, key["token"])
-
-    def stream(client: ChatKitClient, type_: str, params: dict[str, Any]) -> tuple[int, list[dict[str, Any]]]:
-        response = client.post(type_, params)
-        if response.headers.get("content-type", "").startswith("text/event-stream"):
-            return response.status_code, [
-                json.loads(line[6:]) for line in response.text.splitlines() if line.startswith("data: ")
-            ]
-        return response.status_code, [response.json()]
-
-    for round_ in range(10):
-        thread_id, _ = on_a.create_thread(f"round {round_} first")
-        items = on_a.call("items.list", {"thread_id": thread_id, "order": "asc", "limit": 100})["data"]
-        first = items[0]["id"]
-        barrier = threading.Barrier(2)
-
-        def add(thread_id: str = thread_id, barrier: threading.Barrier = barrier) -> Any:
-            barrier.wait()
-            return stream(
-                on_a, "threads.add_user_message", {"thread_id": thread_id, "input": text_input("add")}
-            )
-
-        def retry(
-            thread_id: str = thread_id, first: str = first, barrier: threading.Barrier = barrier
-        ) -> Any:
-            barrier.wait()
-            time.sleep(0.003 * (round_ % 4))  # vary who wins the race
-            return stream(on_b, "threads.retry_after_item", {"thread_id": thread_id, "item_id": first})
-
-        with ThreadPoolExecutor(2) as pool:
-            added, retried = pool.submit(add), pool.submit(retry)
-            (add_status, add_events), (retry_status, retry_events) = added.result(), retried.result()
-        _check_outcome(add_status, add_events)
-        _check_outcome(retry_status, retry_events)
-        items = on_b.call("items.list", {"thread_id": thread_id, "order": "asc", "limit": 100})["data"]
-        present = {i["id"] for i in items if i["type"] == "user_message"}
-        lost = ({first} | set(_acknowledged(add_events))) - present
-        assert not lost, f"round {round_}: acknowledged messages removed: {lost}"
-        assert _answers_per_message(items) == [1] * len(present), (round_, [i["type"] for i in items])
+    race_retry_against_add(as_key(a, key["token"]), as_key(b, key["token"]), rounds=10, stagger=0.003)
     # Every lease is given back when its turn ends (just after the stream's last byte).
     deadline = time.monotonic() + 5
     while (left := query(a, "SELECT count(*) FROM thread_leases")) != [(0,)] and time.monotonic() < deadline:
