@@ -37,12 +37,11 @@ from chatkit_onprem.store import Database, DuckDBStore, apply_migrations, open_d
 from chatkit_onprem.store.api_keys import ApiKeyRows
 from chatkit_onprem.store.blob_objects import BlobObjects
 from chatkit_onprem.store.data_keys import DataKeyRows
-from chatkit_onprem.store.database import Cursor
 from chatkit_onprem.store.holds import HoldRows
 from chatkit_onprem.store.jobs import JobRows
 from chatkit_onprem.store.ledger import LedgerRows
 from chatkit_onprem.store.rates import RateRows
-from chatkit_onprem.store.reencrypt import TABLES, count_stale
+from chatkit_onprem.store.reencrypt import plaintext_left_sync
 from chatkit_onprem.store.thread_leases import ThreadLeases
 from chatkit_onprem.store.usage import UsageRows
 
@@ -221,21 +220,13 @@ class Services:
             params = {**scope, "actor": "erasure-ledger", "reapply_erasure_id": erasure.id}
             await self.jobs.submit(PURGE, params, "erasure-ledger")
         self.ledger.reapply = []
-        if await self.job_rows.active_of_kind(ENCRYPT_PLAINTEXT) is None and await self._plaintext_left():
+        if await self.job_rows.active_of_kind(ENCRYPT_PLAINTEXT) is None and await self.db.read(
+            plaintext_left_sync
+        ):
             await self.jobs.submit(ENCRYPT_PLAINTEXT, {}, "start-up")
         self.jobs.start()
         self.retention.start(self.jobs, self.job_rows)
         self.exporter.start(self.job_rows)
-
-    async def _plaintext_left(self) -> bool:
-        def query(cur: Cursor) -> bool:
-            return any(count_stale(cur, table, plaintext=True) for table in TABLES) or bool(
-                cur.execute(
-                    "SELECT 1 FROM blob_objects WHERE state = 'stored' AND key_id NOT LIKE 'dek:%' LIMIT 1"
-                ).fetchone()
-            )
-
-        return await self.db.read(query)
 
     def begin_shutdown(self) -> None:
         """On SIGTERM: stop taking streams, give running ones the grace period, then cancel them."""

@@ -23,7 +23,6 @@ import asyncio
 import base64
 import contextlib
 import mimetypes
-import tempfile
 from collections.abc import AsyncIterable, AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -68,7 +67,6 @@ log = get_logger(__name__)
 
 __all__ = ["OnPremAttachmentStore", "safe_name"]
 
-_SPOOL_IN_MEMORY = 1024 * 1024
 _PREVIEW_MAX_BYTES = 4 * 1024 * 1024
 
 UNAVAILABLE_MESSAGE = (
@@ -325,14 +323,11 @@ class OnPremAttachmentStore(AttachmentStore[RequestContext]):
         truncated object becomes an error response, never a 200 with partial plaintext. The
         spool holds ciphertext only. An object whose data key was destroyed reads as deleted.
         """
-        spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)  # noqa: SIM115 - closed below
         try:
-            async for chunk in self.blobs.get(key):
-                await anyio.to_thread.run_sync(spool.write, chunk)
-            opener = await self.cipher.opener(spool, tenant, user, attachment_id, purpose)
-            await anyio.to_thread.run_sync(opener.verify)
+            opener = await self.cipher.fetch(
+                self.blobs.get(key), tenant, user, attachment_id, purpose, verify=True
+            )
         except BaseException as exc:
-            spool.close()
             if isinstance(exc, BlobNotFoundError):
                 raise NotFoundError(f"attachment {attachment_id} not found") from None
             if isinstance(exc, BlobUnavailableError):
@@ -354,16 +349,7 @@ class OnPremAttachmentStore(AttachmentStore[RequestContext]):
                     f"the stored file {attachment_id} failed its integrity check and was not sent",
                 ) from None
             raise
-
-        async def body() -> AsyncIterator[bytes]:
-            blocks = opener.chunks()
-            try:
-                while block := await anyio.to_thread.run_sync(next, blocks, b""):
-                    yield block
-            finally:
-                spool.close()
-
-        return body()
+        return opener.stream()
 
     async def download(
         self, attachment_id: str, context: RequestContext
@@ -422,14 +408,11 @@ class OnPremAttachmentStore(AttachmentStore[RequestContext]):
             if purpose == "preview" and not has_preview:
                 continue
             key = object_key(context, attachment_id) + suffix
-            spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)  # noqa: SIM115 - closed below
             try:
-                try:
-                    async for chunk in self.blobs.get(key):
-                        await anyio.to_thread.run_sync(spool.write, chunk)
-                    opener = await self.cipher.opener(spool, tenant, user, attachment_id, purpose)
-                except (BlobNotFoundError, KeyUnavailableError):
-                    return None
+                opener = await self.cipher.fetch(self.blobs.get(key), tenant, user, attachment_id, purpose)
+            except (BlobNotFoundError, KeyUnavailableError):
+                return None
+            try:
                 if keys is None:
                     encryptor = await self.cipher.encryptor(tenant, user, attachment_id, purpose)
                 else:
@@ -439,7 +422,7 @@ class OnPremAttachmentStore(AttachmentStore[RequestContext]):
                     sealed += encryptor.update(block)
                 sealed += encryptor.finalize()
             finally:
-                spool.close()
+                opener.close()
             await self.blobs.put(key, _once(bytes(sealed)), max_bytes=len(sealed))
             await self.blobs.prune_versions(key)
             key_ref = encryptor.key_ref

@@ -14,8 +14,11 @@ through ``legacy_stream`` until the migration job re-encrypts them.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+import tempfile
+from collections.abc import AsyncIterable, AsyncIterator, Iterator
 from typing import IO, Any
+
+import anyio
 
 from chatkit_onprem.crypto.deks import DataKeys, KeyUnavailableError, SubjectKeys
 from chatkit_onprem.crypto.legacy_keys import KeyProvider
@@ -27,6 +30,7 @@ from chatkit_onprem.crypto.primitives import TinkError
 MAGIC = b"CKO2"
 HEADER = len(MAGIC) + 7
 READ_BLOCK = 256 * 1024
+SPOOL_IN_MEMORY = 1024 * 1024  # a fetched object's ciphertext past this goes to a temporary file
 
 __all__ = ["HEADER", "MAGIC", "BlobCipher", "BlobEncryptor", "IntegrityError"]
 
@@ -114,6 +118,31 @@ class BlobCipher:
         encryptor = await self.encryptor(tenant, user, attachment_id, purpose)
         return encryptor.update(data) + encryptor.finalize()
 
+    async def fetch(
+        self,
+        chunks: AsyncIterable[bytes],
+        tenant: str,
+        user: str,
+        attachment_id: str,
+        purpose: str,
+        *,
+        verify: bool = False,
+    ) -> BlobOpener:
+        """Spool an object's ciphertext locally and open it (``verify``: authenticate all of it
+        first, so a caller can refuse a damaged object before it sends any plaintext). The
+        opener owns the spool: ``close`` it, or let ``stream`` do so."""
+        spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115 - the opener closes it
+        try:
+            async for chunk in chunks:
+                await anyio.to_thread.run_sync(spool.write, chunk)
+            opener = await self.opener(spool, tenant, user, attachment_id, purpose)
+            if verify:
+                await anyio.to_thread.run_sync(opener.verify)
+        except BaseException:
+            spool.close()
+            raise
+        return opener
+
     async def opener(
         self, spool: IO[bytes], tenant: str, user: str, attachment_id: str, purpose: str
     ) -> BlobOpener:
@@ -167,6 +196,24 @@ class BlobOpener:
     def verify(self) -> int:
         """Decrypt everything without keeping it; return the plaintext size."""
         return sum(len(block) for block in self.chunks())
+
+    async def stream(self, start: int = 0) -> AsyncIterator[bytes]:
+        """The plaintext from byte ``start`` on, decrypted on a worker thread block by block;
+        closes the spool at the end."""
+        skip = start
+        blocks = self.chunks()
+        try:
+            while block := await anyio.to_thread.run_sync(next, blocks, b""):
+                if skip >= len(block):
+                    skip -= len(block)
+                    continue
+                yield block[skip:]
+                skip = 0
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._spool.close()
 
 
 def is_unavailable(exc: BaseException) -> bool:

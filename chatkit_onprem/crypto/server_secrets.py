@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import base64
 import secrets
-from datetime import UTC, datetime
-from typing import Any
 
 from chatkit_onprem.crypto.kek import KekError, KekProvider
 from chatkit_onprem.crypto.primitives import TinkError
+from chatkit_onprem.store import server_secrets as rows
 from chatkit_onprem.store.database import Cursor, Database
 
 
@@ -32,19 +31,9 @@ class ServerSecrets:
         version = self.kek.primary()
         wrapped = base64.b64encode(self.kek.aead(version).encrypt(fresh, _aad(name))).decode()
 
-        def write(cur: Cursor) -> tuple[str, str]:
-            row = cur.execute(
-                "SELECT kek_version, wrapped FROM server_secrets WHERE name = ?", [name]
-            ).fetchone()
-            if row is not None:
-                return str(row[0]), str(row[1])
-            cur.execute(
-                "INSERT INTO server_secrets (name, kek_version, wrapped, created_at) VALUES (?, ?, ?, ?)",
-                [name, version, wrapped, datetime.now(UTC)],
-            )
-            return version, wrapped
-
-        stored_version, stored = self.db.write_sync(write)
+        stored_version, stored = self.db.write_sync(
+            lambda cur: rows.get_or_insert_sync(cur, name, version, wrapped)
+        )
         try:
             return bytes(self.kek.aead(stored_version).decrypt(base64.b64decode(stored), _aad(name)))
         except (TinkError, KekError) as exc:
@@ -56,18 +45,14 @@ class ServerSecrets:
         """Re-wrap every secret under the primary KEK (on the writer thread); return how many changed."""
         primary = self.kek.primary()
         changed = 0
-        rows: list[Any] = cur.execute("SELECT name, kek_version, wrapped FROM server_secrets").fetchall()
-        for name, version, wrapped in rows:
+        for name, version, wrapped in rows.all_sync(cur):
             if version == primary:
                 continue
-            plain = self.kek.aead(str(version)).decrypt(base64.b64decode(str(wrapped)), _aad(str(name)))
-            again = base64.b64encode(self.kek.aead(primary).encrypt(plain, _aad(str(name)))).decode()
-            cur.execute(
-                "UPDATE server_secrets SET kek_version = ?, wrapped = ? WHERE name = ?",
-                [primary, again, name],
-            )
+            plain = self.kek.aead(version).decrypt(base64.b64decode(wrapped), _aad(name))
+            again = base64.b64encode(self.kek.aead(primary).encrypt(plain, _aad(name))).decode()
+            rows.rewrap_sync(cur, name, primary, again)
             changed += 1
         return changed
 
     def versions_in_use_sync(self, cur: Cursor) -> set[str]:
-        return {str(r[0]) for r in cur.execute("SELECT DISTINCT kek_version FROM server_secrets").fetchall()}
+        return rows.kek_versions_sync(cur)

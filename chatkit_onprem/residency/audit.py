@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chatkit_onprem.context import RequestContext
-from chatkit_onprem.store.audit import AuditRow, AuditRows, head_sync, insert_sync
+from chatkit_onprem.store.audit import AuditRow, AuditRows, head_sync, insert_sync, lock_chain_sync
 from chatkit_onprem.store.database import Cursor, Database
 
 GENESIS = "0" * 64
@@ -98,10 +98,9 @@ class AuditLog:
         outcome: str,
         counts: dict[str, Any] | None = None,
     ) -> AuditRow:
-        """On the writer thread (inside the action's own transaction when it has one). Processes
-        sharing a PostgreSQL database append in turn: an advisory lock orders the chain."""
-        if self.db.dialect == "postgres":
-            cur.execute("SELECT pg_advisory_xact_lock(hashtext('chatkit-onprem audit chain'))")
+        """On the writer thread (inside the action's own transaction when it has one), in turn
+        with other processes sharing the database."""
+        lock_chain_sync(cur, self.db.dialect)
         head = head_sync(cur)
         seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
         text = canonical(params)

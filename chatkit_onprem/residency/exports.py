@@ -271,30 +271,9 @@ class Exporter:
     ) -> AsyncIterator[bytes]:
         """A bundle file's bytes from ``start`` on, authenticated whole before the first is sent."""
         tenant, user = self.key_subject(params)
-        spool = tempfile.SpooledTemporaryFile(max_size=1024 * 1024)  # noqa: SIM115 - closed below
-        try:
-            async for chunk in self.blobs.get(self.object_key(job_id, path)):
-                await anyio.to_thread.run_sync(spool.write, chunk)
-            opener = await self.cipher.opener(spool, tenant, user, job_id, f"export:{path}")
-            await anyio.to_thread.run_sync(opener.verify)
-        except BaseException:
-            spool.close()
-            raise
-
-        async def body() -> AsyncIterator[bytes]:
-            skip = start
-            blocks = opener.chunks()
-            try:
-                while block := await anyio.to_thread.run_sync(next, blocks, b""):
-                    if skip >= len(block):
-                        skip -= len(block)
-                        continue
-                    yield block[skip:]
-                    skip = 0
-            finally:
-                spool.close()
-
-        return body()
+        chunks = self.blobs.get(self.object_key(job_id, path))
+        opener = await self.cipher.fetch(chunks, tenant, user, job_id, f"export:{path}", verify=True)
+        return opener.stream(start)
 
     async def expire(self, jobs: JobRows) -> int:
         """Remove the kept bundles of exports older than ``keep_hours``; return how many."""
@@ -444,14 +423,11 @@ class Exporter:
 
     async def _write_file(self, path: Path, tenant: str, user: str, attachment_id: str) -> list[Any] | None:
         key = object_key(system_context(tenant, user), attachment_id)
-        spool = tempfile.SpooledTemporaryFile(max_size=1024 * 1024)  # noqa: SIM115 - closed below
         try:
-            try:
-                async for chunk in self.blobs.get(key):
-                    await anyio.to_thread.run_sync(spool.write, chunk)
-            except BlobNotFoundError:
-                return None
-            opener = await self.cipher.opener(spool, tenant, user, attachment_id, "blob")
+            opener = await self.cipher.fetch(self.blobs.get(key), tenant, user, attachment_id, "blob")
+        except BlobNotFoundError:
+            return None
+        try:
             handle = _HashingFile(path)
             blocks = opener.chunks()
             while block := await anyio.to_thread.run_sync(next, blocks, b""):
@@ -459,7 +435,7 @@ class Exporter:
             digest, size = handle.close()
             return [digest, size]
         finally:
-            spool.close()
+            opener.close()
 
     def _manifest(self, ctx: JobContext, params: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]:
         folder = self.folder(ctx.id)

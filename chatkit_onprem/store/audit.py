@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from chatkit_onprem.store.database import Cursor, Database
+from chatkit_onprem.store.database import Cursor, Database, Dialect
 
 _COLUMNS = 'seq, "at", actor, auth_method, verb, tenant, user_id, params, outcome, counts, prev_hash, hash'
 
@@ -29,6 +29,13 @@ class AuditRow:
 
 def _row(r: tuple[Any, ...]) -> AuditRow:
     return AuditRow(int(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11])
+
+
+def lock_chain_sync(cur: Cursor, dialect: Dialect) -> None:
+    """Processes sharing a PostgreSQL database append in turn: an advisory lock, held to the end
+    of the transaction, orders the chain (one DuckDB process has one writer already)."""
+    if dialect == "postgres":
+        cur.execute("SELECT pg_advisory_xact_lock(hashtext('chatkit-onprem audit chain'))")
 
 
 def head_sync(cur: Cursor) -> tuple[int, str] | None:

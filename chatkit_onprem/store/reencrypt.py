@@ -120,6 +120,14 @@ def count_stale(cur: Cursor, table: EncryptedTable, *, plaintext: bool) -> int:
     return int(row[0]) if row else 0
 
 
+def plaintext_left_sync(cur: Cursor) -> bool:
+    """Whether anything an earlier release wrote is still unencrypted: a row without a key, or
+    an object under the old static key. Stops at the first (run at every start-up)."""
+    queries = [f"SELECT 1 FROM {table} WHERE key_id IS NULL LIMIT 1" for table in TABLES]
+    queries.append("SELECT 1 FROM blob_objects WHERE state = 'stored' AND key_id NOT LIKE 'dek:%' LIMIT 1")
+    return any(cur.execute(query).fetchone() is not None for query in queries)
+
+
 def reencrypt_batch(
     cur: Cursor,
     *,
