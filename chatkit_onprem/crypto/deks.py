@@ -251,16 +251,9 @@ class DataKeys:
             created_at=datetime.now(UTC),
         )
 
-    def current_cached(self, tenant: str, user: str) -> SubjectKeys | None:
-        """This month's keys of a subject if they are in memory (for code that cannot await)."""
-        return self._cached((tenant, user, month_of()))
-
-    def cached_for(self, subject: Subject) -> SubjectKeys | None:
-        """A subject-month's keys if in memory; ``KeyUnavailableError`` if the subject was erased."""
-        keys = self._cached(subject)
-        if keys is not None and self._erased(*subject):
-            raise KeyUnavailableError(subject, "its subject was erased", shredded=True)
-        return keys
+    def erased(self, subject: Subject) -> bool:
+        """Whether the subject was erased (its keys destroyed) since they were loaded."""
+        return self._erased(*subject)
 
     def for_read_sync(self, cur: Cursor, subject: Subject) -> SubjectKeys:
         """On a reader or writer thread: the subject's keys, loaded with ``cur`` on a cache miss."""

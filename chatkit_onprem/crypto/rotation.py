@@ -44,6 +44,10 @@ ROTATE_KEK = "keys.rotate_kek"
 ROTATE_DEK = "keys.rotate_dek"
 ENCRYPT_PLAINTEXT = "keys.encrypt_plaintext"
 _KEY_PAGE = 200
+_ROW_PASSES = 3  # walks of the tables at most, while stale rows are left (see _reencrypt_rows)
+
+BatchKeys = dict[tuple[str, str, str | None], SubjectKeys]
+"""A batch's keys by (tenant, user, key month); key month None for plaintext rows (this month's keys)."""
 
 
 class KeyJobs:
@@ -184,68 +188,88 @@ class KeyJobs:
     async def _reencrypt_rows(
         self, ctx: JobContext, state: dict[str, Any], *, plaintext: bool
     ) -> dict[str, Any]:
+        """Walk the tables batch by batch; then walk again while stale rows are left.
+
+        A later pass finds rows the walk could not see: DuckDB renumbers rowids when a
+        checkpoint vacuums deleted rows, so a row can move behind the cursor. Three passes
+        at most; the trim that follows refuses to drop a key still in use."""
         result: dict[str, Any] = dict(state.get("result", {}))
         tables = list(TABLES)
-        start = tables.index(state["table"])
-        for table in tables[start:]:
-            after = state.get("after") if state.get("table") == table else None
-            while True:
-                began = time.monotonic()
-                ahead = partial(
-                    reencrypt.subjects_ahead,
-                    table=table,
-                    dialect=self.db.dialect,
-                    plaintext=plaintext,
-                    after=after,
-                    limit=self.batch_rows,
-                )
-                for tenant, user, month in await self.db.read(ahead):  # load (or make) the keys first
-                    try:
-                        if month is None:
-                            await self.keys.for_write(tenant, user)
-                        else:
-                            await self.keys.for_read((tenant, user, month))
-                    except KeyUnavailableError:
-                        continue  # shredded meanwhile: its rows are skipped
-                read, changed, last = await self.db.write(
-                    partial(
-                        reencrypt.reencrypt_batch,
-                        dialect=self.db.dialect,
-                        table=table,
-                        plaintext=plaintext,
-                        after=after,
-                        limit=self.batch_rows,
-                        reseal=partial(self._reseal_on_writer, table, plaintext),
+        passes = int(state.get("pass", 1))
+        while True:
+            start = tables.index(state["table"])
+            for table in tables[start:]:
+                after = state.get("after") if state.get("table") == table else None
+                while True:
+                    began = time.monotonic()
+                    keys = await self._keys_ahead(table, plaintext=plaintext, after=after)
+                    read, changed, last = await self.db.write(
+                        partial(
+                            reencrypt.reencrypt_batch,
+                            dialect=self.db.dialect,
+                            table=table,
+                            plaintext=plaintext,
+                            after=after,
+                            limit=self.batch_rows,
+                            reseal=partial(self._reseal_on_writer, table, plaintext, keys),
+                        )
                     )
-                )
-                if last is None:
-                    break
-                after = last
-                result[f"{table}_reencrypted"] = result.get(f"{table}_reencrypted", 0) + changed
-                state = {"phase": "rows", "table": table, "after": after, "result": result}
-                await ctx.report(add=read, cursor=state)
-                await self._pace(time.monotonic() - began)
+                    if last is None:
+                        break
+                    after = last
+                    result[f"{table}_reencrypted"] = result.get(f"{table}_reencrypted", 0) + changed
+                    state = {
+                        "phase": "rows",
+                        "table": table,
+                        "after": after,
+                        "pass": passes,
+                        "result": result,
+                    }
+                    await ctx.report(add=read, cursor=state)
+                    await self._pace(time.monotonic() - began)
+            if passes >= _ROW_PASSES or not await self._count_stale(plaintext=plaintext):
+                break
+            passes += 1
+            state = {"phase": "rows", "table": tables[0], "after": None, "pass": passes, "result": result}
+            await ctx.report(cursor=state)
         state = {"phase": "blobs", "after": "", "result": result}
         await ctx.report(cursor=state)
         return state
 
+    async def _keys_ahead(self, table: EncryptedTable, *, plaintext: bool, after: Any) -> BatchKeys:
+        """The keys of the next batch's subjects, loaded (or made) before the batch runs on the
+        writer thread, which cannot wait for them. They travel with the batch: the bounded
+        cache may have let them go by then (more subjects than it holds, or other traffic)."""
+        ahead = partial(
+            reencrypt.subjects_ahead,
+            table=table,
+            dialect=self.db.dialect,
+            plaintext=plaintext,
+            after=after,
+            limit=self.batch_rows,
+        )
+        keys: BatchKeys = {}
+        for tenant, user, month in await self.db.read(ahead):
+            try:
+                if month is None:
+                    keys[(tenant, user, None)] = await self.keys.for_write(tenant, user)
+                else:
+                    keys[(tenant, user, month)] = await self.keys.for_read((tenant, user, month))
+            except KeyUnavailableError:
+                continue  # shredded meanwhile: its rows are skipped
+        return keys
+
     def _reseal_on_writer(
-        self, table: EncryptedTable, plaintext: bool, batch: list[StaleRow]
+        self, table: EncryptedTable, plaintext: bool, keys: BatchKeys, batch: list[StaleRow]
     ) -> list[Resealed]:
-        """Decrypt (unless plain) and seal under the current keys, on the writer thread. Keys come
-        from the cache (a thread cannot await): a row whose keys are not at hand waits for the
-        next pass."""
+        """Decrypt (unless plain) and seal under the current keys, on the writer thread. A row
+        whose subject has no keys in ``keys`` (it entered the walk after they were loaded) or
+        was erased meanwhile is left for the next pass."""
         prefix = bytes([ENCRYPTED])
         out: list[Resealed] = []
-        keys: dict[tuple[str, str, str | None], SubjectKeys | None] = {}
         for row in batch:
-            subject = (row.tenant, row.user, None if plaintext else row.key_month)
-            if subject not in keys:
-                keys[subject] = (
-                    self.keys.current_cached(row.tenant, row.user) if plaintext else self._cached_or_none(row)
-                )
-            subject_keys = keys[subject]
-            if subject_keys is None:
+            subject_keys = keys.get((row.tenant, row.user, None if plaintext else row.key_month))
+            if subject_keys is None or self.keys.erased(subject_keys.subject):
                 continue
             aad = row_aad(table, row.row_id, row.tenant, row.user)
             try:
@@ -269,13 +293,6 @@ class KeyJobs:
         uses at most ``duty_cycle`` of the time (the single writer is what streams wait for)."""
         if self.duty_cycle < 1.0:
             await asyncio.sleep(busy * (1 / self.duty_cycle - 1))
-
-    def _cached_or_none(self, row: StaleRow) -> SubjectKeys | None:
-        try:
-            return self.keys.cached_for((row.tenant, row.user, str(row.key_month)))
-        except KeyUnavailableError as exc:
-            log.warning("rows skipped by re-encryption: key unavailable", error=str(exc)[:200])
-            return None
 
     async def _reencrypt_blobs(
         self, ctx: JobContext, state: dict[str, Any], *, legacy: bool, then: str

@@ -178,3 +178,49 @@ def test_a_dek_rotation_killed_with_sigkill_resumes_and_finishes(big_store) -> N
                 break
             after = page["after"]
         assert len(seen_items) == expected, thread_id
+
+
+def test_a_batch_with_more_subjects_than_the_key_cache_holds_is_resealed_whole(make_server) -> None:
+    """Regression: the batch's keys were loaded into the bounded cache and looked up again on
+    the writer thread; with more subjects in one batch than the cache holds (or concurrent
+    traffic evicting them), rows were skipped and the job failed at the end with "rows are
+    still under an older key". The keys now travel with the batch."""
+    server = make_server(
+        admin_config(crypto={"rotation_batch_rows": 500, "dek_cache_size": 16}), start=False
+    )
+    settings = load_settings(server.config_path, check_production=False)
+    services = Services.build(settings)
+    users = [f"user{u:02d}" for u in range(20)]
+
+    async def fill() -> None:  # round-robin, so every batch holds rows of all 20 subjects
+        for t in range(3):
+            for user in users:
+                context = RequestContext(tenant="acme", user=user)
+                thread_id = f"thr_{user}_{t}"
+                await services.store.save_thread(
+                    ThreadMetadata(id=thread_id, created_at=datetime.now(UTC), title=f"t{t}"), context
+                )
+                items = [
+                    AssistantMessageItem(
+                        id=f"msg_{user}_{t}_{n}",
+                        thread_id=thread_id,
+                        created_at=datetime.now(UTC),
+                        content=[AssistantMessageContent(text=f"item {n} of {user}")],
+                    )
+                    for n in range(5)
+                ]
+                await services.store.save_items(thread_id, items, context)
+
+    try:
+        asyncio.run(fill())
+    finally:
+        services.db.close()
+    server.start()
+    dek = cli_json(server, "keys", "rotate-dek", "--confirm")
+    assert dek["state"] == "done", dek
+    assert dek["result"]["items_reencrypted"] == 300 and dek["result"]["threads_reencrypted"] == 60, dek
+    status = cli_json(server, "keys", "status")
+    for table, states in status["rows"].items():
+        assert set(states) <= {"current"}, (table, states)
+    page = ChatKitClient(server.url, user="user07").call("items.list", {"thread_id": "thr_user07_2"})
+    assert sorted(i["content"][0]["text"] for i in page["data"]) == [f"item {n} of user07" for n in range(5)]
