@@ -712,6 +712,14 @@ class ExportSettings(StrictModel):
         description="How long a finished export bundle stays downloadable; it is kept encrypted in the "
         "blob store (under the subject's data key) and removed after this.",
     )
+    duty_cycle: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="Share of time an export may keep busy: it pauses between slices of work so streams "
+        "get the CPU, and converts to Parquet on one thread (1: no pause, fastest export, most impact "
+        "on time to first token).",
+    )
 
 
 class RetentionPolicy(StrictModel):

@@ -147,6 +147,7 @@ class Services:
                 ),
                 settings.resolve(Path("tmp/exports")),
                 keep_hours=settings.exports.keep_hours,
+                duty_cycle=settings.exports.duty_cycle,
             )
             runner.register(EXPORT, exporter.run)
             retention = Retention(settings.retention, db, purger)

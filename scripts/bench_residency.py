@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/bench_residency.py [--items 1000000] [--export-items 100000]
                                                 [--purge-items 10000] [--streams 50]
+                                                [--export-duty-cycle 0.5]
 
 The database is seeded through the real (encrypting) store with ``--items`` items in all,
 of which one user holds ``--export-items`` and another ``--purge-items``. A real server
@@ -45,12 +46,16 @@ def main() -> None:
     parser.add_argument("--purge-items", type=int, default=10_000)
     parser.add_argument("--streams", type=int, default=50)
     parser.add_argument("--baseline-seconds", type=float, default=15)
+    parser.add_argument(
+        "--export-duty-cycle", type=float, default=None, help="exports.duty_cycle (default: the config's)"
+    )
     args = parser.parse_args()
     result: dict[str, Any] = {"machine": machine(), **vars(args)}
     upstream, url = start_upstream()
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            server = ServerProcess(Path(tmp), server_config(url, Path(tmp) / "data"))
+            extra = {} if args.export_duty_cycle is None else {"exports": {"duty_cycle": args.export_duty_cycle}}
+            server = ServerProcess(Path(tmp), server_config(url, Path(tmp) / "data", **extra))
             rest = max(0, args.items - args.export_items - args.purge_items)
             users, per_thread = 100, 200
             started = time.perf_counter()

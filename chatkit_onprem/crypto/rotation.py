@@ -21,7 +21,6 @@ changed a row meanwhile always wins (``store.reencrypt``).
 from __future__ import annotations
 
 import asyncio
-import time
 from functools import partial
 from typing import Any
 
@@ -31,6 +30,7 @@ from chatkit_onprem.crypto.envelope import row_aad
 from chatkit_onprem.crypto.primitives import TinkError
 from chatkit_onprem.crypto.server_secrets import ServerSecrets
 from chatkit_onprem.logging import get_logger
+from chatkit_onprem.residency.duty_cycle import DutyCycle
 from chatkit_onprem.residency.jobs import JobContext, JobFailedError
 from chatkit_onprem.store import reencrypt
 from chatkit_onprem.store.codec import ENCRYPTED
@@ -196,12 +196,13 @@ class KeyJobs:
         result: dict[str, Any] = dict(state.get("result", {}))
         tables = list(TABLES)
         passes = int(state.get("pass", 1))
+        pacing = DutyCycle(self.duty_cycle, slice_seconds=0)  # a pause after every batch
         while True:
             start = tables.index(state["table"])
             for table in tables[start:]:
                 after = state.get("after") if state.get("table") == table else None
                 while True:
-                    began = time.monotonic()
+                    pacing.restart()
                     keys = await self._keys_ahead(table, plaintext=plaintext, after=after)
                     read, changed, last = await self.db.write(
                         partial(
@@ -226,7 +227,7 @@ class KeyJobs:
                         "result": result,
                     }
                     await ctx.report(add=read, cursor=state)
-                    await self._pace(time.monotonic() - began)
+                    await pacing.pause()
             if passes >= _ROW_PASSES or not await self._count_stale(plaintext=plaintext):
                 break
             passes += 1
@@ -287,12 +288,6 @@ class KeyJobs:
             sealed = prefix + subject_keys.row.encrypt(plain, aad)
             out.append((row, sealed, subject_keys.subject[2], subject_keys.row_primary))
         return out
-
-    async def _pace(self, busy: float) -> None:
-        """Leave serving its share: after a batch that took ``busy`` seconds, pause so the job
-        uses at most ``duty_cycle`` of the time (the single writer is what streams wait for)."""
-        if self.duty_cycle < 1.0:
-            await asyncio.sleep(busy * (1 / self.duty_cycle - 1))
 
     async def _reencrypt_blobs(
         self, ctx: JobContext, state: dict[str, Any], *, legacy: bool, then: str

@@ -49,6 +49,7 @@ from chatkit_onprem.chat.content import safe_name
 from chatkit_onprem.crypto.blobs import BlobCipher
 from chatkit_onprem.logging import get_logger
 from chatkit_onprem.residency.audit import public_row
+from chatkit_onprem.residency.duty_cycle import DutyCycle
 from chatkit_onprem.residency.jobs import JobContext
 from chatkit_onprem.store import export as sql
 from chatkit_onprem.store.audit import AuditRows
@@ -162,8 +163,10 @@ class Exporter:
         staging: Path,
         *,
         keep_hours: float = 24.0,
+        duty_cycle: float = 1.0,
     ) -> None:
         self.db = db
+        self.duty_cycle = duty_cycle
         self.codec = codec
         self.blobs = blobs
         self.cipher = cipher
@@ -229,7 +232,9 @@ class Exporter:
             state["phase"] = "parquet"
             await ctx.report(cursor=state)
         if state["phase"] == "parquet":
-            state["hashes"].update(await asyncio.to_thread(sql.jsonl_to_parquet, folder, TABLES))
+            # Throttled, the conversion gets one core: the streams keep the others.
+            threads = 1 if self.duty_cycle < 1 else None
+            state["hashes"].update(await asyncio.to_thread(sql.jsonl_to_parquet, folder, TABLES, threads))
             state["phase"] = "sign"
             await ctx.report(cursor=state)
         manifest = self._manifest(ctx, params, state)
@@ -323,6 +328,7 @@ class Exporter:
         since = datetime.fromisoformat(params["since"]) if params.get("since") else None
         until = datetime.fromisoformat(params["until"]) if params.get("until") else None
         snap = _Snapshot(files=[])
+        pacing = DutyCycle(self.duty_cycle)
         files = {name: _HashingFile(folder / f"{name}.jsonl") for name in TABLES}
         sql.begin_snapshot(cur, self.db.dialect)
         try:
@@ -347,6 +353,7 @@ class Exporter:
                     )
                 )
                 snap.threads += 1
+                pacing.tick()
             for row in sql.item_rows(cur, thread_ids, since, until):
                 body = self._open(cur, "items", f"{row[0]}/{row[1]}", row[2], row[3], row[6], row[7], snap)
                 if body is None:
@@ -359,6 +366,7 @@ class Exporter:
                     )
                 )
                 snap.items += 1
+                pacing.tick()
             scoped_threads = thread_ids if (thread_id is not None or since or until) else None
             for row in sql.attachment_rows(cur, tenant, user, scoped_threads):
                 body = self._open(cur, "attachments", row[0], row[1], row[2], row[5], row[6], snap)
@@ -379,6 +387,7 @@ class Exporter:
                     )
                 )
                 snap.attachments += 1
+                pacing.tick()
                 if row[9]:
                     name = json.loads(body).get("name") or "file"
                     assert snap.files is not None

@@ -111,16 +111,19 @@ def _paged(cur: Cursor, sql: str, args: list[Any]) -> Iterator[tuple[Any, ...]]:
         yield from rows
 
 
-def jsonl_to_parquet(folder: Path, tables: tuple[str, ...]) -> dict[str, list[Any]]:
+def jsonl_to_parquet(
+    folder: Path, tables: tuple[str, ...], threads: int | None = None
+) -> dict[str, list[Any]]:
     """Each ``<table>.jsonl`` as ``<table>.parquet``, by a separate in-memory DuckDB that streams
-    the file (the server's own database instance may not touch other files). Returns
-    {file name: [sha256, bytes]}."""
+    the file (the server's own database instance may not touch other files), on ``threads``
+    threads (None: DuckDB's default, one per core). Returns {file name: [sha256, bytes]}."""
     import duckdb
 
     hashes: dict[str, list[Any]] = {}
-    con = duckdb.connect(
-        ":memory:", config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
-    )
+    config: dict[str, Any] = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+    if threads is not None:
+        config["threads"] = threads
+    con = duckdb.connect(":memory:", config=config)
     try:
         for name in tables:
             source, target = folder / f"{name}.jsonl", folder / f"{name}.parquet"
