@@ -134,6 +134,8 @@ class ChatKitElement extends HTMLElement {
   constructor() {
     super();
     this.attachShadow({ mode: "open" });
+    // Adopted at once, so :host's rules (display: block) hold when #build measures the host.
+    if (sharedSheet) this.shadowRoot.adoptedStyleSheets = [sharedSheet];
     this.#whenBuilt = new Promise((resolve) => {
       this.#resolveBuilt = resolve;
     });
@@ -363,12 +365,17 @@ class ChatKitElement extends HTMLElement {
     ui.root = h("div", { class: "ck", role: "region", "aria-label": o.frameTitle || t("chat"), lang: t.lang }, o.history.enabled ? ui.history : null, ui.backdrop, ui.main);
     ui.root.addEventListener("keydown", (ev) => this.#onKeydown(ev));
     this.#applyTheme(ui.root);
+    // Measure the host before its new content is in: the layout this forces is then the host
+    // page's alone, and the component's first layout happens once, in the next frame (not
+    // forced here and again after every change below). The ResizeObserver corrects the rare
+    // host whose width follows its content.
+    const narrow = this.#measureNarrow();
     this.shadowRoot.replaceChildren(ui.root);
     this.#styled = this.#style(ui.root);
 
     this.#built = true;
-    this.#layout();
-    this.#attachView();
+    this.#layout(narrow);
+    this.#attachView({ freshScroller: true });
     this.#renderThreads();
     this.#renderDraft();
     if (first) {
@@ -379,10 +386,7 @@ class ChatKitElement extends HTMLElement {
 
   /** Apply the stylesheet; the root stays invisible until it applies (no unstyled flash). */
   async #style(root) {
-    if (sharedSheet) {
-      this.shadowRoot.adoptedStyleSheets = [sharedSheet];
-      return;
-    }
+    if (sharedSheet) return; // adopted by the constructor
     root.style.setProperty("visibility", "hidden");
     await new Promise((resolve) => {
       this.shadowRoot.prepend(h("link", { rel: "stylesheet", href: STYLESHEET, onload: resolve, onerror: resolve }));
@@ -431,9 +435,12 @@ class ChatKitElement extends HTMLElement {
     }
   }
 
-  #layout() {
+  #measureNarrow() {
+    return this.getBoundingClientRect().width < NARROW_PX;
+  }
+
+  #layout(narrow = this.#measureNarrow()) {
     if (!this.#built) return;
-    const narrow = this.getBoundingClientRect().width < NARROW_PX;
     if (narrow !== this.#narrow || this.#historyOpen === null) {
       this.#narrow = narrow;
       this.#ui.root.classList.toggle("narrow", narrow);
@@ -569,7 +576,9 @@ class ChatKitElement extends HTMLElement {
 
   // ---- views ---------------------------------------------------------------------------------
 
-  #attachView() {
+  /** Show this.#view. A fresh scroller showing an empty thread is already where it should be,
+   * so it is not scrolled (scrolling forces a layout). */
+  #attachView({ freshScroller = false } = {}) {
     const { scroller, start } = this.#ui;
     const view = this.#view;
     for (const child of [...scroller.children]) if (child !== start) child.remove();
@@ -578,7 +587,10 @@ class ChatKitElement extends HTMLElement {
     this.#renderStart();
     this.#updateComposer();
     this.#markCurrentThread();
-    this.#scrollToBottom();
+    if (freshScroller && view.isEmpty()) {
+      this.#autoTop = 0;
+      this.#atBottom = true;
+    } else this.#scrollToBottom();
   }
 
   #setView(view) {

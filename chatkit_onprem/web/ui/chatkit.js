@@ -1856,7 +1856,7 @@ var RESUME_POLL_MS = 500;
 var RESUME_MAX_MS = 15e3;
 var STYLESHEET = new URL("./chatkit.css", import.meta.url).href;
 var sharedSheet = constructedSheet(chatkit_default);
-var VERSION = "4b9ecbbba86b";
+var VERSION = "f8e20ccd9071";
 function constructedSheet(css) {
   if (typeof CSSStyleSheet !== "function" || !("replaceSync" in CSSStyleSheet.prototype)) return null;
   const sheet = new CSSStyleSheet();
@@ -1950,6 +1950,7 @@ var ChatKitElement = class extends HTMLElement {
   constructor() {
     super();
     this.attachShadow({ mode: "open" });
+    if (sharedSheet) this.shadowRoot.adoptedStyleSheets = [sharedSheet];
     this.#whenBuilt = new Promise((resolve) => {
       this.#resolveBuilt = resolve;
     });
@@ -2151,11 +2152,12 @@ var ChatKitElement = class extends HTMLElement {
     ui.root = h("div", { class: "ck", role: "region", "aria-label": o.frameTitle || t("chat"), lang: t.lang }, o.history.enabled ? ui.history : null, ui.backdrop, ui.main);
     ui.root.addEventListener("keydown", (ev) => this.#onKeydown(ev));
     this.#applyTheme(ui.root);
+    const narrow = this.#measureNarrow();
     this.shadowRoot.replaceChildren(ui.root);
     this.#styled = this.#style(ui.root);
     this.#built = true;
-    this.#layout();
-    this.#attachView();
+    this.#layout(narrow);
+    this.#attachView({ freshScroller: true });
     this.#renderThreads();
     this.#renderDraft();
     if (first) {
@@ -2165,10 +2167,7 @@ var ChatKitElement = class extends HTMLElement {
   }
   /** Apply the stylesheet; the root stays invisible until it applies (no unstyled flash). */
   async #style(root) {
-    if (sharedSheet) {
-      this.shadowRoot.adoptedStyleSheets = [sharedSheet];
-      return;
-    }
+    if (sharedSheet) return;
     root.style.setProperty("visibility", "hidden");
     await new Promise((resolve) => {
       this.shadowRoot.prepend(h("link", { rel: "stylesheet", href: STYLESHEET, onload: resolve, onerror: resolve }));
@@ -2213,9 +2212,11 @@ var ChatKitElement = class extends HTMLElement {
       }
     }
   }
-  #layout() {
+  #measureNarrow() {
+    return this.getBoundingClientRect().width < NARROW_PX;
+  }
+  #layout(narrow = this.#measureNarrow()) {
     if (!this.#built) return;
-    const narrow = this.getBoundingClientRect().width < NARROW_PX;
     if (narrow !== this.#narrow || this.#historyOpen === null) {
       this.#narrow = narrow;
       this.#ui.root.classList.toggle("narrow", narrow);
@@ -2336,7 +2337,9 @@ var ChatKitElement = class extends HTMLElement {
     box.append(h("div", { class: "error", role: "alert" }, h("span", { text: message }), dismiss));
   }
   // ---- views ---------------------------------------------------------------------------------
-  #attachView() {
+  /** Show this.#view. A fresh scroller showing an empty thread is already where it should be,
+   * so it is not scrolled (scrolling forces a layout). */
+  #attachView({ freshScroller = false } = {}) {
     const { scroller, start } = this.#ui;
     const view = this.#view;
     for (const child of [...scroller.children]) if (child !== start) child.remove();
@@ -2345,7 +2348,10 @@ var ChatKitElement = class extends HTMLElement {
     this.#renderStart();
     this.#updateComposer();
     this.#markCurrentThread();
-    this.#scrollToBottom();
+    if (freshScroller && view.isEmpty()) {
+      this.#autoTop = 0;
+      this.#atBottom = true;
+    } else this.#scrollToBottom();
   }
   #setView(view) {
     const previous = this.#view;
