@@ -1,17 +1,22 @@
 """The embeddable web component (``/ui/``) and the demo page that embeds it (``/``).
 
 The official ChatKit web UI loads from OpenAI's CDN and cannot run air-gapped
-(ARCHITECTURE §3.8); ``<chatkit-onprem>`` is served by this server, hand-written ES
-modules with no build step. How it is cached:
+(ARCHITECTURE §3.8); ``<chatkit-onprem>`` is served by this server. Its readable modules live
+in ``web/src/``; ``scripts/build-web`` bundles them, stylesheet included, into ONE ES module
+(``web/ui/chatkit.js``, committed, so nothing here needs npm): one request and one compile,
+no import waterfall before the component can start. How it is cached:
 
-* ``/ui/<version>/<file>``: the modules and stylesheet, immutable (a year); ``<version>`` is
-  the package version plus a hash of the files, so any change gets new URLs;
-* ``/ui/chatkit.js``: the URL apps embed; a two-line module re-exporting the current
-  version, revalidated on every load (ETag) so an upgrade reaches every app at once.
+* ``/ui/<file>``: what apps embed (``/ui/chatkit.js``), revalidated on every load (ETag), so
+  an upgrade reaches every app at once;
+* ``/ui/<version>/<file>``: the same files, immutable (a year), for pinned URLs; ``<version>``
+  is the package version plus a hash of the files, so any change gets new URLs (the
+  ``Content-Location`` header of ``/ui/<file>`` names it).
 
-The component is fetched as a module script, which browsers request in CORS mode: its
-files carry ``Access-Control-Allow-Origin: *`` (public code, no credentials; the API
-itself stays behind ``server.cors_origins``). Bodies are gzipped once at start-up.
+``chatkit.js.map`` (the source map) is fetched only by developer tools, ``chatkit.css`` only
+by browsers without constructable stylesheets (a ``<link>`` fallback). The component is
+fetched as a module script, which browsers request in CORS mode: its files carry
+``Access-Control-Allow-Origin: *`` (public code, no credentials; the API itself stays behind
+``server.cors_origins``). Bodies are gzipped once at start-up.
 
 The demo page shows its identity panel (X-Dev-User headers) only when the development
 identity is enabled; every URL in it is relative, so it works under a sub-path.
@@ -32,14 +37,13 @@ from litestar.exceptions import NotFoundException
 from chatkit_onprem import __version__
 from chatkit_onprem.config import Settings
 
-UI_FILES = (
-    "chatkit.js", "api.js", "dom.js", "i18n.js", "items.js", "markdown.js", "widgets.js", "chatkit.css",
-)
+UI_FILES = ("chatkit.js", "chatkit.js.map", "chatkit.css")
 DEMO_FILES = ("demo.js", "demo.css")
 _TYPES = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
     ".css": "text/css; charset=utf-8",
+    ".map": "application/json; charset=utf-8",
 }
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
@@ -66,7 +70,6 @@ class Asset:
 class WebAssets:
     version: str
     ui: dict[str, Asset]
-    entry: Asset
     demo: dict[str, Asset]
     index: Asset
 
@@ -76,23 +79,14 @@ class WebAssets:
         ui_bytes = {name: (folder / "ui" / name).read_bytes() for name in UI_FILES}
         digest = hashlib.sha256(b"".join(ui_bytes[name] for name in UI_FILES)).hexdigest()[:10]
         version = f"{__version__}-{digest}"
-        # The entry names every module, so a browser fetches them all at once (not in a chain).
-        modules = [name for name in UI_FILES if name.endswith(".js")]
-        entry = "".join(
-            [f'export * from "./{version}/chatkit.js";\n']
-            + [f'import "./{version}/{name}";\n' for name in modules if name != "chatkit.js"]
-        ).encode()
         index = (folder / "demo" / "index.html").read_bytes()
         if not development_identity:
             index = _IDENTITY_BLOCK.sub(b"", index)
-        preload = '<link rel="modulepreload" href="ui/chatkit.js">'
-        preload += "".join(f'<link rel="modulepreload" href="ui/{version}/{name}">' for name in modules)
-        preload += f'<link rel="preload" as="fetch" crossorigin href="ui/{version}/chatkit.css">'
-        index = index.replace(b"<!--preload-->", preload.encode())
+        # demo.js imports the component: the hint fetches it in parallel with demo.js.
+        index = index.replace(b"<!--preload-->", b'<link rel="modulepreload" href="ui/chatkit.js">')
         return cls(
             version=version,
             ui={name: Asset.of(name, body) for name, body in ui_bytes.items()},
-            entry=Asset.of("chatkit.js", entry),
             demo={name: Asset.of(name, (folder / "demo" / name).read_bytes()) for name in DEMO_FILES},
             index=Asset.of("index.html", index),
         )
@@ -129,14 +123,19 @@ def web_router(settings: Settings) -> Router:
             raise NotFoundException(f"no demo file {name!r}")
         return _serve(request, assets.demo[name], REVALIDATE, cors=False)
 
-    @get("/ui/chatkit.js", include_in_schema=False)
-    async def entry(request: AnyRequest) -> Response[bytes]:
-        return _serve(request, assets.entry, REVALIDATE, cors=True)
+    @get("/ui/{name:str}", include_in_schema=False)
+    async def current(request: AnyRequest, name: str) -> Response[bytes]:
+        if name not in assets.ui:
+            raise NotFoundException(f"no component file {name!r}")
+        response = _serve(request, assets.ui[name], REVALIDATE, cors=True)
+        # Where the same bytes stay forever (relative, so it holds under a sub-path too).
+        response.headers["Content-Location"] = f"{assets.version}/{name}"
+        return response
 
     @get("/ui/{version:str}/{name:str}", include_in_schema=False)
-    async def ui(request: AnyRequest, version: str, name: str) -> Response[bytes]:
+    async def pinned(request: AnyRequest, version: str, name: str) -> Response[bytes]:
         if version != assets.version or name not in assets.ui:
             raise NotFoundException(f"no component file {version}/{name} (current version: {assets.version})")
         return _serve(request, assets.ui[name], IMMUTABLE, cors=True)
 
-    return Router(path="/", route_handlers=[index, demo, entry, ui])
+    return Router(path="/", route_handlers=[index, demo, current, pinned])
