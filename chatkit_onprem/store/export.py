@@ -112,11 +112,12 @@ def _paged(cur: Cursor, sql: str, args: list[Any]) -> Iterator[tuple[Any, ...]]:
 
 
 def jsonl_to_parquet(
-    folder: Path, tables: tuple[str, ...], threads: int | None = None
+    folder: Path, tables: dict[str, dict[str, str]], threads: int | None = None
 ) -> dict[str, list[Any]]:
-    """Each ``<table>.jsonl`` as ``<table>.parquet``, by a separate in-memory DuckDB that streams
-    the file (the server's own database instance may not touch other files), on ``threads``
-    threads (None: DuckDB's default, one per core). Returns {file name: [sha256, bytes]}."""
+    """Each ``<table>.jsonl`` as ``<table>.parquet`` with the given column types, by a separate
+    in-memory DuckDB that streams the file (the server's own database instance may not touch
+    other files), on ``threads`` threads (None: DuckDB's default, one per core). Returns
+    {file name: [sha256, bytes]}."""
     import duckdb
 
     hashes: dict[str, list[Any]] = {}
@@ -125,15 +126,18 @@ def jsonl_to_parquet(
         config["threads"] = threads
     con = duckdb.connect(":memory:", config=config)
     try:
-        for name in tables:
+        for name, columns in tables.items():
             source, target = folder / f"{name}.jsonl", folder / f"{name}.parquet"
             if source.stat().st_size == 0:
                 continue
             # COPY ... TO takes no parameter for its target; it is our own bundle folder, quoted.
+            # The column map is ours too (names and types, no input), as a struct literal.
             quoted = str(target).replace("'", "''")
+            struct = ", ".join(f"'{column}': '{kind}'" for column, kind in columns.items())
             con.execute(
                 "COPY (SELECT * FROM read_json(?, format = 'newline_delimited',"
-                f" maximum_object_size = 67108864)) TO '{quoted}' (FORMAT parquet)",
+                f" maximum_object_size = 67108864, columns = {{{struct}}}))"
+                f" TO '{quoted}' (FORMAT parquet)",
                 [str(source)],
             )
             digest = hashlib.sha256()

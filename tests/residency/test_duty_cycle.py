@@ -62,7 +62,9 @@ def test_full_share_never_pauses_and_bad_shares_are_refused(clock: Clock) -> Non
             DutyCycle(share)
 
 
-def test_the_event_loop_variant_pauses_without_blocking(clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_event_loop_variant_pauses_without_blocking(
+    clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
     waited: list[float] = []
 
     async def fake_sleep(seconds: float) -> None:

@@ -160,3 +160,59 @@ def test_a_kept_bundle_is_encrypted_in_the_blob_store_and_expires(make_server, t
     )
     again = cli(server, "export", "--resume", export_id, "--out", str(tmp_path / "late"))
     assert again.returncode == 2 and "expired" in again.stderr  # refused by the server
+
+
+def test_an_item_shaped_unlike_the_first_twenty_thousand_still_exports(make_server, tmp_path) -> None:
+    """Regression: the Parquet copies were typed from a sample of the first 20,480 lines, so an
+    export whose later item had another shape (a widget after plain messages) failed at the
+    Parquet step ("unknown key"). The stored record is now one JSON column."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    from chatkit.types import AssistantMessageContent, AssistantMessageItem, ThreadMetadata, WidgetItem
+    from chatkit.widgets import Card, Text
+
+    from chatkit_onprem.config import load_settings
+    from chatkit_onprem.context import RequestContext
+    from chatkit_onprem.services import Services
+
+    server = make_server(admin_config(), start=False)
+    services = Services.build(load_settings(server.config_path, check_production=False))
+    context = RequestContext(tenant="acme", user="alice")
+    thread_id = "thr_long"
+
+    async def fill() -> None:
+        now = datetime.now(UTC)
+        await services.store.save_thread(ThreadMetadata(id=thread_id, created_at=now, title="long"), context)
+        for start in range(0, 20_500, 500):
+            await services.store.save_items(
+                thread_id,
+                [
+                    AssistantMessageItem(
+                        id=f"msg_{n:05d}",
+                        thread_id=thread_id,
+                        created_at=now,
+                        content=[AssistantMessageContent(text=f"answer {n}")],
+                    )
+                    for n in range(start, start + 500)
+                ],
+                context,
+            )
+        card = Card(children=[Text(value="the late widget")])
+        await services.store.save_items(
+            thread_id, [WidgetItem(id="wid_late", thread_id=thread_id, created_at=now, widget=card)], context
+        )
+
+    try:
+        asyncio.run(fill())
+    finally:
+        services.db.close()
+    server.start()
+    bundle = tmp_path / "bundle"
+    made = cli(server, "export", "--tenant", "acme", "--user", "alice", "--out", str(bundle))
+    assert made.returncode == 0, made.stderr
+    con = duckdb.connect()
+    parquet = bundle / "items.parquet"
+    assert con.execute(f"SELECT count(*) FROM '{parquet}'").fetchone()[0] == 20_501
+    [(widget,)] = con.execute(f"SELECT item FROM '{parquet}' WHERE id = 'wid_late'").fetchall()
+    assert json.loads(widget)["widget"]["children"][0]["value"] == "the late widget"
