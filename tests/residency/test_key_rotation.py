@@ -16,6 +16,7 @@ from chatkit_onprem.context import RequestContext
 from chatkit_onprem.services import Services
 from tests.residency.support import admin_config, admin_http, cli, cli_json, wait_job
 from tests.support.client import ChatKitClient, errors
+from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.backends("duckdb", "postgres")
 
@@ -106,39 +107,46 @@ def test_kek_and_dek_rotation_under_load_lose_nothing(make_server) -> None:
     assert retire_primary.returncode == 2 and "primary" in retire_primary.stderr
 
 
-@pytest.fixture
-def big_store(make_server) -> Iterator[tuple[object, dict[str, int]]]:
-    """A stopped server whose database holds 4,000 items written through the real store."""
-    server = make_server(admin_config(crypto={"rotation_batch_rows": 40}), start=False)
-    settings = load_settings(server.config_path, check_production=False)
-    services = Services.build(settings)
-    counts: dict[str, int] = {}
+def write_threads(server: ServerProcess, threads: list[tuple[str, str, list[str]]]) -> None:
+    """Write (user, thread id, item texts), in this order, through the real store into the
+    stopped server's database (tenant ``acme``)."""
+    services = Services.build(load_settings(server.config_path, check_production=False))
 
     async def fill() -> None:
-        for u in range(4):
-            context = RequestContext(tenant="acme", user=f"user{u}")
-            for t in range(5):
-                thread_id = f"thr_big{u}{t}"
-                await services.store.save_thread(
-                    ThreadMetadata(id=thread_id, created_at=datetime.now(UTC), title=f"t{u}{t}"), context
+        for user, thread_id, texts in threads:
+            context = RequestContext(tenant="acme", user=user)
+            now = datetime.now(UTC)
+            await services.store.save_thread(
+                ThreadMetadata(id=thread_id, created_at=now, title=thread_id), context
+            )
+            items = [
+                AssistantMessageItem(
+                    id=f"msg_{thread_id[4:]}_{n}",
+                    thread_id=thread_id,
+                    created_at=now,
+                    content=[AssistantMessageContent(text=text)],
                 )
-                items = [
-                    AssistantMessageItem(
-                        id=f"msg_{u}_{t}_{n}",
-                        thread_id=thread_id,
-                        created_at=datetime.now(UTC),
-                        content=[AssistantMessageContent(text=f"item {n} " * 20)],
-                    )
-                    for n in range(200)
-                ]
-                await services.store.save_items(thread_id, items, context)
-                counts[thread_id] = len(items)
+                for n, text in enumerate(texts)
+            ]
+            await services.store.save_items(thread_id, items, context)
 
     try:
         asyncio.run(fill())
     finally:
         services.db.close()
-    yield server, counts
+
+
+@pytest.fixture
+def big_store(make_server) -> Iterator[tuple[object, dict[str, int]]]:
+    """A stopped server whose database holds 4,000 items written through the real store."""
+    server = make_server(admin_config(crypto={"rotation_batch_rows": 40}), start=False)
+    threads = [
+        (f"user{u}", f"thr_big{u}{t}", [f"item {n} " * 20 for n in range(200)])
+        for u in range(4)
+        for t in range(5)
+    ]
+    write_threads(server, threads)
+    yield server, {thread_id: len(texts) for _, thread_id, texts in threads}
 
 
 def test_a_dek_rotation_killed_with_sigkill_resumes_and_finishes(big_store) -> None:
@@ -185,36 +193,17 @@ def test_a_batch_with_more_subjects_than_the_key_cache_holds_is_resealed_whole(m
     the writer thread; with more subjects in one batch than the cache holds (or concurrent
     traffic evicting them), rows were skipped and the job failed at the end with "rows are
     still under an older key". The keys now travel with the batch."""
-    server = make_server(
-        admin_config(crypto={"rotation_batch_rows": 500, "dek_cache_size": 16}), start=False
-    )
-    settings = load_settings(server.config_path, check_production=False)
-    services = Services.build(settings)
+    server = make_server(admin_config(crypto={"rotation_batch_rows": 500, "dek_cache_size": 16}), start=False)
     users = [f"user{u:02d}" for u in range(20)]
-
-    async def fill() -> None:  # round-robin, so every batch holds rows of all 20 subjects
-        for t in range(3):
-            for user in users:
-                context = RequestContext(tenant="acme", user=user)
-                thread_id = f"thr_{user}_{t}"
-                await services.store.save_thread(
-                    ThreadMetadata(id=thread_id, created_at=datetime.now(UTC), title=f"t{t}"), context
-                )
-                items = [
-                    AssistantMessageItem(
-                        id=f"msg_{user}_{t}_{n}",
-                        thread_id=thread_id,
-                        created_at=datetime.now(UTC),
-                        content=[AssistantMessageContent(text=f"item {n} of {user}")],
-                    )
-                    for n in range(5)
-                ]
-                await services.store.save_items(thread_id, items, context)
-
-    try:
-        asyncio.run(fill())
-    finally:
-        services.db.close()
+    # Round-robin, so every batch holds rows of all 20 subjects.
+    write_threads(
+        server,
+        [
+            (user, f"thr_{user}_{t}", [f"item {n} of {user}" for n in range(5)])
+            for t in range(3)
+            for user in users
+        ],
+    )
     server.start()
     dek = cli_json(server, "keys", "rotate-dek", "--confirm")
     assert dek["state"] == "done", dek
