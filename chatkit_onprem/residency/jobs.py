@@ -15,7 +15,9 @@ import asyncio
 import contextlib
 import os
 import socket
+import traceback
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 from chatkit_onprem.ids import new_id
@@ -156,14 +158,38 @@ class JobRunner:
                 await self._current
             raise
         except Exception as exc:
-            log.exception("job failed", job_id=record.id, kind=record.kind)
-            await self._finish(record, "failed", error=f"{type(exc).__name__}: {str(exc)[:300]}")
+            await self._finish(record, "failed", error=self._failed(record, exc))
         else:
             await self._finish(record, "done", result=result)
             log.info("job finished", job_id=record.id, kind=record.kind, done=context.done)
         finally:
             beat.cancel()
             self._current = None
+
+    @staticmethod
+    def _failed(record: JobRecord, exc: Exception) -> str:
+        """Log an unexpected failure and say what the job row shows of it.
+
+        Our own errors and the OS's speak in our words. Another library's message may quote
+        the data it choked on (a database engine's conversion error names the value), and
+        neither the log nor the job row (plaintext at rest) may hold what people wrote: for
+        those, the type and where it was raised, never the text."""
+        if type(exc).__module__.split(".")[0] == "chatkit_onprem" or isinstance(exc, OSError):
+            log.exception("job failed", job_id=record.id, kind=record.kind)
+            return f"{type(exc).__name__}: {str(exc)[:300]}"
+        frames = traceback.extract_tb(exc.__traceback__)
+        log.error(
+            "job failed",
+            job_id=record.id,
+            kind=record.kind,
+            error_type=f"{type(exc).__module__}.{type(exc).__qualname__}",
+            raised_at="".join(traceback.format_list(frames)),
+        )
+        where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+        return (
+            f"{type(exc).__name__}{where} (its message is not kept: it may quote stored data;"
+            " the server log has where it was raised)"
+        )
 
     async def _heartbeat(self, context: JobContext, task: asyncio.Task[Any]) -> None:
         """Keep the lease while a batch is slow (a cancel takes effect at the handler's next report)."""
