@@ -196,6 +196,15 @@ class StoreSettings(StrictModel):
     threads: int = Field(2, ge=1, le=64, description="DuckDB worker threads.")
     reader_threads: int = Field(4, ge=1, le=64, description="Threads that run read queries.")
     write_batch_max: int = Field(256, ge=1, description="Most writes committed in one transaction.")
+    row_group_rows: int = Field(
+        16_384,
+        ge=2_048,
+        le=122_880,
+        multiple_of=2_048,
+        description="DuckDB: rows per row group written to the file. A checkpoint rewrites every row "
+        "group an update touched while commits wait; smaller groups keep that wait short (DuckDB's own "
+        "default is 122,880). Applies to data written from then on; compaction rewrites all of it.",
+    )
     max_page_size: int = Field(100, ge=1, le=1000, description="Clamp for list limits.")
 
     @field_validator("memory_limit")

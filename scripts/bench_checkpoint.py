@@ -1,6 +1,7 @@
 """DuckDB checkpoint stalls: how long a small commit waits while payloads are rewritten in place.
 
     .venv/bin/python scripts/bench_checkpoint.py [--rows 200000] [--rewrite 100000] [--batch 500]
+                                                 [--row-group-rows 16384] [--checkpoint-threshold 1GB]
 
 Why it exists: it isolates what a DEK rotation does to streams on DuckDB (issue #10). A
 file holds ``--rows`` rows with 720-byte incompressible payloads (what sealed messages
@@ -10,7 +11,9 @@ a small "turn" (one row inserted, one updated) every 10 ms, as streams do. Repor
 rewrite's rows/s, batch and turn commit latency (p50, p99, max), and how many turn commits
 waited more than 50 ms. DuckDB checkpoints automatically when the WAL passes
 ``checkpoint_threshold`` (16 MB); a checkpoint rewrites the updated column of every row
-group an update touched, and every commit waits for it.
+group an update touched, and every commit waits for it. ``--row-group-rows`` attaches the
+file with that row group size, as the store does (``store.row_group_rows``; DuckDB's
+default, used when the option is left out, is 122,880).
 """
 
 from __future__ import annotations
@@ -40,10 +43,14 @@ def main() -> None:
     parser.add_argument("--rewrite", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--checkpoint-threshold", default=None, help="e.g. 256MB (DuckDB's default: 16MB)")
+    parser.add_argument("--row-group-rows", type=int, default=None, help="e.g. 16384 (DuckDB's default: 122880)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.duckdb"
-        con = duckdb.connect(str(path), config={"threads": 2, "memory_limit": "512MB"})
+        con = duckdb.connect(config={"threads": 2, "memory_limit": "512MB"})
+        size = f" (ROW_GROUP_SIZE {int(args.row_group_rows)})" if args.row_group_rows else ""
+        con.execute(f"ATTACH ? AS bench{size}", [str(path)])
+        con.execute("USE bench")
         con.execute(
             "CREATE TABLE items (thread_id VARCHAR, id VARCHAR, payload BLOB, key_id INTEGER,"
             " PRIMARY KEY (thread_id, id))"
@@ -65,6 +72,7 @@ def main() -> None:
 
         def streams() -> None:
             cur, n = con.cursor(), 0
+            cur.execute("USE bench")  # a cursor starts in the in-memory catalog
             while not stop.is_set():
                 began = time.perf_counter()
                 cur.execute("BEGIN")
@@ -79,6 +87,7 @@ def main() -> None:
         turn_thread.start()
         batches: list[float] = []
         job = con.cursor()
+        job.execute("USE bench")
         started = time.perf_counter()
         for start in range(0, len(keys), args.batch):
             began = time.perf_counter()
@@ -102,6 +111,7 @@ def main() -> None:
                 "rewritten": len(keys),
                 "batch": args.batch,
                 "checkpoint_threshold": args.checkpoint_threshold or "16MB (default)",
+                "row_group_rows": args.row_group_rows or "122880 (default)",
                 "rewrite_rows_per_second": round(len(keys) / seconds),
                 "batch_commit_ms": {
                     "p50": round(statistics.median(batches) * ms, 1),

@@ -45,4 +45,5 @@ def open_database(settings: Settings) -> Database:
         threads=store.threads,
         reader_threads=store.reader_threads,
         write_batch_max=store.write_batch_max,
+        row_group_rows=store.row_group_rows,
     )
