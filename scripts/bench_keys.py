@@ -2,6 +2,7 @@
 without the job, and the CPU encryption adds to a streamed turn.
 
     .venv/bin/python scripts/bench_keys.py [--items 200000] [--streams 50] [--baseline-seconds 15]
+                                           [--backend postgres]
 
 1. A server's DuckDB file is seeded with ``--items`` encrypted items through the real store.
 2. A real server (Granian, fake upstream: 50 ms first token, 40 tokens 10 ms apart) serves
@@ -11,6 +12,9 @@ without the job, and the CPU encryption adds to a streamed turn.
 4. In-process A/B of the store calls of one turn (a conversation turn: the thread and its 40
    newest items read, two items and the thread written) with the encrypting codec and with
    plain payloads: the CPU encryption adds per turn.
+
+``--backend postgres`` runs the server on a throwaway PostgreSQL cluster (Debian's binaries,
+as the tests do) on the same machine; the CPU A/B of step 4 stays on DuckDB.
 
 Targets (issue #10): >= 20,000 rows/s with < 10 % TTFT p99 impact; <= 0.3 ms CPU per turn.
 """
@@ -104,6 +108,7 @@ def main() -> None:
     parser.add_argument("--baseline-seconds", type=float, default=15)
     parser.add_argument("--batch-rows", type=int, default=500)
     parser.add_argument("--duty-cycle", type=float, default=0.5)
+    parser.add_argument("--backend", default="duckdb", choices=["duckdb", "postgres"])
     args = parser.parse_args()
     result: dict[str, object] = {
         "machine": machine(),
@@ -111,13 +116,20 @@ def main() -> None:
         "streams": args.streams,
         "batch_rows": args.batch_rows,
         "duty_cycle": args.duty_cycle,
+        "backend": args.backend,
     }
     result["cpu_per_conversation_turn_ms"] = cpu_per_turn()
     upstream, url = start_upstream()
+    cluster = None
     try:
         with tempfile.TemporaryDirectory() as tmp:
             crypto = {"rotation_batch_rows": args.batch_rows, "rotation_duty_cycle": args.duty_cycle}
             config = server_config(url, Path(tmp) / "data", crypto=crypto)
+            if args.backend == "postgres":
+                from tests.support.postgres import PostgresCluster
+
+                cluster = PostgresCluster().start()
+                config["store"] = {"backend": "postgres", "postgres": {"dsn": cluster.create_database()}}
             server = ServerProcess(Path(tmp), config)
             users, per_thread = 50, 200
             threads = max(1, args.items // (users * per_thread))
@@ -146,6 +158,8 @@ def main() -> None:
                 server.stop()
     finally:
         upstream.kill()
+        if cluster is not None:
+            cluster.stop()
     dump(result)
 
 
