@@ -31,22 +31,24 @@ def canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
 
 
+def _chained(row: AuditRow) -> dict[str, Any]:
+    """The fields the hash chain covers, as stored (params and counts are JSON text)."""
+    return {
+        "seq": row.seq,
+        "at": row.at.astimezone(UTC).isoformat(timespec="microseconds"),
+        "actor": row.actor,
+        "auth_method": row.auth_method,
+        "verb": row.verb,
+        "tenant": row.tenant,
+        "user": row.user,
+        "params": row.params,
+        "outcome": row.outcome,
+        "counts": row.counts,
+    }
+
+
 def entry_hash(prev_hash: str, row: AuditRow) -> str:
-    body = canonical(
-        {
-            "seq": row.seq,
-            "at": row.at.astimezone(UTC).isoformat(timespec="microseconds"),
-            "actor": row.actor,
-            "auth_method": row.auth_method,
-            "verb": row.verb,
-            "tenant": row.tenant,
-            "user": row.user,
-            "params": row.params,
-            "outcome": row.outcome,
-            "counts": row.counts,
-        }
-    )
-    return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
+    return hashlib.sha256(f"{prev_hash}\n{canonical(_chained(row))}".encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,15 +71,8 @@ class Verification:
 
 def public_row(row: AuditRow) -> dict[str, Any]:
     return {
-        "seq": row.seq,
-        "at": row.at.astimezone(UTC).isoformat(timespec="microseconds"),
-        "actor": row.actor,
-        "auth_method": row.auth_method,
-        "verb": row.verb,
-        "tenant": row.tenant,
-        "user": row.user,
+        **_chained(row),
         "params": json.loads(row.params),
-        "outcome": row.outcome,
         "counts": json.loads(row.counts),
         "prev_hash": row.prev_hash,
         "hash": row.hash,

@@ -64,6 +64,19 @@ class PurgeScope:
         return None
 
 
+#: The counts a batch adds to the running total (``skipped_held_threads`` is set once, ``extra`` apart).
+_SUMMED = (
+    "threads",
+    "items",
+    "attachments",
+    "feedback",
+    "usage_rows",
+    "objects",
+    "object_bytes",
+    "row_bytes",
+)
+
+
 @dataclass(slots=True)
 class PurgeCounts:
     threads: int = 0
@@ -78,33 +91,11 @@ class PurgeCounts:
     extra: dict[str, int] = field(default_factory=dict)
 
     def add(self, other: PurgeCounts) -> None:
-        for name in (
-            "threads",
-            "items",
-            "attachments",
-            "feedback",
-            "usage_rows",
-            "objects",
-            "object_bytes",
-            "row_bytes",
-        ):
+        for name in _SUMMED:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
     def public(self) -> dict[str, int]:
-        out = {
-            name: getattr(self, name)
-            for name in (
-                "threads",
-                "items",
-                "attachments",
-                "feedback",
-                "usage_rows",
-                "objects",
-                "object_bytes",
-                "row_bytes",
-                "skipped_held_threads",
-            )
-        }
+        out = {name: getattr(self, name) for name in (*_SUMMED, "skipped_held_threads")}
         out.update(self.extra)
         return out
 
