@@ -282,29 +282,30 @@ class DataKeys:
         current = self.unwrap(stored)
         row_handle = with_new_primary(current.row_handle, ROW_TEMPLATE)
         blob_handle = with_new_primary(current.blob_handle, BLOB_TEMPLATE)
-        wrapped = self.wrap(
-            stored.subject,
-            row_handle,
-            blob_handle,
-            generation=stored.generation + 1,
-            created_at=stored.created_at,
-            rotated_at=datetime.now(UTC),
-        )
-        return wrapped, self._keys(
-            stored.subject, row_handle, blob_handle, wrapped.generation, wrapped.kek_version
-        )
+        return self._next_generation(stored, row_handle, blob_handle, rotated_at=datetime.now(UTC))
 
     def trimmed(self, stored: WrappedDataKey) -> tuple[WrappedDataKey, SubjectKeys]:
         """Blocking: the keysets without their old keys (after everything was re-encrypted)."""
         current = self.unwrap(stored)
         row_handle, blob_handle = only_primary(current.row_handle), only_primary(current.blob_handle)
+        return self._next_generation(stored, row_handle, blob_handle, rotated_at=stored.rotated_at)
+
+    def _next_generation(
+        self,
+        stored: WrappedDataKey,
+        row_handle: KeysetHandle,
+        blob_handle: KeysetHandle,
+        *,
+        rotated_at: datetime | None,
+    ) -> tuple[WrappedDataKey, SubjectKeys]:
+        """Changed keysets, wrapped as the subject's next generation, and their unwrapped form."""
         wrapped = self.wrap(
             stored.subject,
             row_handle,
             blob_handle,
             generation=stored.generation + 1,
             created_at=stored.created_at,
-            rotated_at=stored.rotated_at,
+            rotated_at=rotated_at,
         )
         return wrapped, self._keys(
             stored.subject, row_handle, blob_handle, wrapped.generation, wrapped.kek_version

@@ -59,19 +59,11 @@ class JobContext:
             self.total = total
         if cursor is not _UNSET:
             self.cursor = cursor
-        still_ours = await self._rows.progress(
-            self.id,
-            self._owner,
-            done=self.done,
-            total=self.total,
-            cursor=self.cursor,
-            lease_seconds=self._lease,
-        )
-        if not still_ours:
+        if not await self.heartbeat():
             raise JobCancelledError(self.id)
 
     async def heartbeat(self) -> bool:
-        """Renew the lease without progress (a long batch); False if cancelled or lost."""
+        """Commit progress so far and renew the lease (alone: a long batch); False if cancelled or lost."""
         return await self._rows.progress(
             self.id,
             self._owner,
