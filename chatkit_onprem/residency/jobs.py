@@ -59,11 +59,19 @@ class JobContext:
             self.total = total
         if cursor is not _UNSET:
             self.cursor = cursor
-        if not await self.heartbeat():
+        still_ours = await self._rows.progress(
+            self.id,
+            self._owner,
+            done=self.done,
+            total=self.total,
+            cursor=self.cursor,
+            lease_seconds=self._lease,
+        )
+        if not still_ours:
             raise JobCancelledError(self.id)
 
     async def heartbeat(self) -> bool:
-        """Commit progress so far and renew the lease (alone: a long batch); False if cancelled or lost."""
+        """Renew the lease without progress (a long batch); False if cancelled or lost."""
         return await self._rows.progress(
             self.id,
             self._owner,
