@@ -31,11 +31,11 @@ from chatkit_onprem.crypto.primitives import TinkError
 from chatkit_onprem.crypto.server_secrets import ServerSecrets
 from chatkit_onprem.logging import get_logger
 from chatkit_onprem.residency.duty_cycle import DutyCycle
-from chatkit_onprem.residency.jobs import JobContext, JobFailedError
+from chatkit_onprem.residency.jobs import JobContext, JobFailedError, Progress
 from chatkit_onprem.store import reencrypt
 from chatkit_onprem.store.codec import ENCRYPTED
 from chatkit_onprem.store.data_keys import DataKeyRows, WrappedDataKey
-from chatkit_onprem.store.database import Database
+from chatkit_onprem.store.database import Cursor, Database
 from chatkit_onprem.store.reencrypt import TABLES, EncryptedTable, Resealed, StaleRow
 
 log = get_logger(__name__)
@@ -204,29 +204,19 @@ class KeyJobs:
                 while True:
                     pacing.restart()
                     keys = await self._keys_ahead(table, plaintext=plaintext, after=after)
-                    read, changed, last = await self.db.write(
-                        partial(
-                            reencrypt.reencrypt_batch,
-                            dialect=self.db.dialect,
-                            table=table,
-                            plaintext=plaintext,
-                            after=after,
-                            limit=self.batch_rows,
-                            reseal=partial(self._reseal_on_writer, table, plaintext, keys),
-                        )
+                    batch = partial(
+                        self._batch_with_progress,
+                        table=table,
+                        plaintext=plaintext,
+                        after=after,
+                        keys=keys,
+                        passes=passes,
+                        result=result,
                     )
+                    last, walked = await ctx.commit(batch)
                     if last is None:
                         break
-                    after = last
-                    result[f"{table}_reencrypted"] = result.get(f"{table}_reencrypted", 0) + changed
-                    state = {
-                        "phase": "rows",
-                        "table": table,
-                        "after": after,
-                        "pass": passes,
-                        "result": result,
-                    }
-                    await ctx.report(add=read, cursor=state)
+                    after, state = last, walked
                     await pacing.pause()
             if passes >= _ROW_PASSES or not await self._count_stale(plaintext=plaintext):
                 break
@@ -236,6 +226,34 @@ class KeyJobs:
         state = {"phase": "blobs", "after": "", "result": result}
         await ctx.report(cursor=state)
         return state
+
+    def _batch_with_progress(
+        self,
+        cur: Cursor,
+        *,
+        table: EncryptedTable,
+        plaintext: bool,
+        after: Any,
+        keys: BatchKeys,
+        passes: int,
+        result: dict[str, Any],
+    ) -> tuple[tuple[Any, dict[str, Any]], Progress]:
+        """One batch on the writer thread, with the progress its transaction commits:
+        (where the walk goes on, None at the table's end; the new state)."""
+        read, changed, last = reencrypt.reencrypt_batch(
+            cur,
+            dialect=self.db.dialect,
+            table=table,
+            plaintext=plaintext,
+            after=after,
+            limit=self.batch_rows,
+            reseal=partial(self._reseal_on_writer, table, plaintext, keys),
+        )
+        if last is None:
+            return (None, {}), Progress()
+        result[f"{table}_reencrypted"] = result.get(f"{table}_reencrypted", 0) + changed
+        state = {"phase": "rows", "table": table, "after": last, "pass": passes, "result": result}
+        return (last, state), Progress(add=read, cursor=state)
 
     async def _keys_ahead(self, table: EncryptedTable, *, plaintext: bool, after: Any) -> BatchKeys:
         """The keys of the next batch's subjects, loaded (or made) before the batch runs on the

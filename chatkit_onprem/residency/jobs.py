@@ -1,12 +1,18 @@
 """The job runner: long admin work runs in the server, in batches, and resumes after a crash.
 
 A handler is an async function of a ``JobContext``. It works in batches and reports
-after each one (``ctx.report``): progress and a cursor are committed together with
-the lease renewal, so a ``kill -9`` loses at most the batch in flight, and the handler
-picks up from ``ctx.cursor`` when the job is claimed again (by this process after a
-restart, or by another replica once the lease ran out). A cancel asked through the
-admin API stops the job at its next report. Handlers must be idempotent per batch:
-a batch may run twice (committed, but the process died before its report).
+after each one: progress and a cursor are committed together with the lease renewal,
+so a ``kill -9`` loses at most the batch in flight, and the handler picks up from
+``ctx.cursor`` when the job is claimed again (by this process after a restart, or by
+another replica once the lease ran out). A cancel asked through the admin API stops
+the job at its next report.
+
+A batch that writes the database commits its progress in the same transaction
+(``ctx.commit``): a crash keeps both or neither, so ``done``, the counts in the cursor
+and the resume point always agree with the data. (Committed apart, a crash between the
+two left the batch done but uncounted, and the resumed walk never saw it again.) Work
+outside the database (object deletes, export files) reports after it (``ctx.report``)
+and must be idempotent: it may run twice.
 """
 
 from __future__ import annotations
@@ -17,16 +23,27 @@ import os
 import socket
 import traceback
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from chatkit_onprem.ids import new_id
 from chatkit_onprem.logging import get_logger
+from chatkit_onprem.store.database import Cursor
 from chatkit_onprem.store.jobs import JobRecord, JobRows
 
 log = get_logger(__name__)
 
 _UNSET: Any = object()
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """What a batch adds to ``done``, and where the job resumes after it."""
+
+    add: int = 0
+    cursor: Any = _UNSET
 
 
 class JobCancelledError(Exception):
@@ -54,32 +71,44 @@ class JobContext:
 
     async def report(self, *, add: int = 0, total: int | None = None, cursor: Any = _UNSET) -> None:
         """Commit progress and the resume point; raise ``JobCancelledError`` if a cancel was asked."""
-        self.done += add
         if total is not None:
             self.total = total
-        if cursor is not _UNSET:
-            self.cursor = cursor
-        still_ours = await self._rows.progress(
-            self.id,
-            self._owner,
-            done=self.done,
-            total=self.total,
-            cursor=self.cursor,
-            lease_seconds=self._lease,
-        )
+        await self.commit(lambda cur: (None, Progress(add, cursor)))
+
+    async def commit(self, batch: Callable[[Cursor], tuple[T, Progress]]) -> T:
+        """Run a batch's write and commit its progress in the same transaction; return its value.
+
+        ``batch`` runs on the writer thread and returns (value, progress). Raises
+        ``JobCancelledError`` once committed if a cancel was asked (or the job is no longer ours)."""
+
+        def write(cur: Cursor) -> tuple[T, Progress, bool]:
+            value, step = batch(cur)
+            cursor = self.cursor if step.cursor is _UNSET else step.cursor
+            still_ours = self._rows.progress_sync(
+                cur,
+                self.id,
+                self._owner,
+                done=self.done + step.add,
+                total=self.total,
+                cursor=cursor,
+                lease_seconds=self._lease,
+            )
+            return value, step, still_ours
+
+        value, step, still_ours = await self._rows.db.write(write)
+        self.done += step.add
+        if step.cursor is not _UNSET:
+            self.cursor = step.cursor
         if not still_ours:
             raise JobCancelledError(self.id)
+        return value
 
     async def heartbeat(self) -> bool:
-        """Renew the lease without progress (a long batch); False if cancelled or lost."""
-        return await self._rows.progress(
-            self.id,
-            self._owner,
-            done=self.done,
-            total=self.total,
-            cursor=self.cursor,
-            lease_seconds=self._lease,
-        )
+        """Renew the lease without touching progress (a long batch); False if cancelled or lost.
+
+        Only the lease: progress is the handler's to write, so a heartbeat that lands after a
+        batch's commit can never put back an older count or cursor."""
+        return await self._rows.renew(self.id, self._owner, lease_seconds=self._lease)
 
 
 JobHandler = Callable[[JobContext], Coroutine[Any, Any, dict[str, Any]]]

@@ -19,6 +19,7 @@ rows and objects are deleted, and compaction removes the bytes from the file.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -28,7 +29,7 @@ from chatkit_onprem.chat.attachments import system_context
 from chatkit_onprem.crypto.deks import DataKeys
 from chatkit_onprem.errors import ApiError
 from chatkit_onprem.logging import get_logger
-from chatkit_onprem.residency.jobs import JobContext, JobFailedError
+from chatkit_onprem.residency.jobs import JobContext, JobFailedError, Progress
 from chatkit_onprem.residency.ledger import ErasureLedger, new_erasure
 from chatkit_onprem.store import purge as sql
 from chatkit_onprem.store.chatkit_store import DuckDBStore
@@ -205,26 +206,39 @@ class Purger:
             counts.extra = {}
             state = {"phase": "threads", "counts": counts.public(), "keys_destroyed": destroyed}
             await ctx.report(cursor=state)
+        def saved() -> dict[str, Any]:
+            """The state with the counts so far: what each batch's commit records."""
+            return {**state, "counts": counts.public()}
+
+        def objects_counted(removed: int, _records: int) -> Progress:
+            counts.objects += removed
+            return Progress(cursor=saved())
+
+        def loose_counted(removed: int, records: int) -> Progress:
+            counts.objects += removed
+            counts.attachments += records
+            return Progress(records, saved())
+
         if state["phase"] == "threads":
             while batch := await self.db.read(
                 lambda cur: sql.next_threads(cur, scope, _THREAD_BATCH, exclude_held=retention)
             ):
                 ids = [thread_id for thread_id, _, _ in batch]
-                deleted, attachments = await self.db.write(partial(sql.delete_threads, thread_ids=ids))
+
+                def delete(cur: Cursor, ids: list[str] = ids) -> tuple[list[tuple[str, str, str]], Progress]:
+                    deleted, attachments = sql.delete_threads(cur, thread_ids=ids)
+                    counts.add(deleted)
+                    return attachments, Progress(len(ids) + len(attachments), saved())
+
+                attachments = await ctx.commit(delete)
                 for thread_id in ids:
                     self.store.owners.forget(thread_id)
-                counts.add(deleted)
-                counts.objects += await self.delete_objects(attachments)
-                state = {**state, "counts": counts.public()}
-                await ctx.report(add=len(ids) + len(attachments), cursor=state)
-            state = {**state, "phase": "loose"}
+                await self.delete_objects(attachments, job=ctx, counted=objects_counted)
+            state = {**saved(), "phase": "loose"}
             await ctx.report(cursor=state)
         if state["phase"] == "loose":
             while batch := await self.db.read(lambda cur: self._loose(cur, scope)):
-                counts.objects += await self.delete_objects(batch)
-                counts.attachments += len(batch)
-                state = {**state, "counts": counts.public()}
-                await ctx.report(add=len(batch), cursor=state)
+                await self.delete_objects(batch, job=ctx, counted=loose_counted)
             if scope.kind == "before" and scope.before_month:
                 counts.items += await self.db.write(
                     partial(sql.delete_stray_items, before_month=scope.before_month, tenant=scope.tenant)
@@ -277,8 +291,17 @@ class Purger:
         log.info("data keys destroyed", scope=scope.kind, keys=len(destroyed), erasure_id=entry.id)
         return len(destroyed)
 
-    async def delete_objects(self, attachments: list[tuple[str, str, str]]) -> int:
-        """Every version and delete marker of each object and preview, then their rows."""
+    async def delete_objects(
+        self,
+        attachments: list[tuple[str, str, str]],
+        *,
+        job: JobContext | None = None,
+        counted: Callable[[int, int], Progress] | None = None,
+    ) -> int:
+        """Every version and delete marker of each object and preview, then their rows.
+
+        In a job, ``counted(objects removed, attachment records deleted)`` gives the progress
+        that commits with the rows' deletion. Returns the objects removed."""
         if not attachments:
             return 0
         ids = [a[0] for a in attachments]
@@ -296,7 +319,11 @@ class Purger:
                             raise
                         await asyncio.sleep(1 + attempt)
             removed += 1 if attachment_id in sizes else 0
-        await self.db.write(lambda cur: sql.forget_attachments(cur, ids))
+        if job is None or counted is None:
+            await self.db.write(lambda cur: sql.forget_attachments(cur, ids))
+        else:
+            report = counted
+            await job.commit(lambda cur: (None, report(removed, sql.forget_attachments(cur, ids))))
         return removed
 
 

@@ -16,10 +16,10 @@ from typing import Any
 
 from chatkit_onprem.config import RetentionSettings
 from chatkit_onprem.logging import get_logger
-from chatkit_onprem.residency.jobs import JobContext, JobRunner
+from chatkit_onprem.residency.jobs import JobContext, JobRunner, Progress
 from chatkit_onprem.residency.purge import Purger
 from chatkit_onprem.store import purge as sql
-from chatkit_onprem.store.database import Database
+from chatkit_onprem.store.database import Cursor, Database
 from chatkit_onprem.store.jobs import JobRows
 from chatkit_onprem.store.purge import PurgeScope
 
@@ -67,14 +67,32 @@ class Retention:
         return {"policies": {k: v.model_dump() for k, v in self.settings.policies.items()}, "tenants": out}
 
     async def run(self, ctx: JobContext) -> dict[str, Any]:
+        """Tenant by tenant; the tenant in progress and its counts so far are in the cursor,
+        committed with each batch, so a resumed run neither loses nor repeats a count."""
         now = datetime.fromisoformat(ctx.params["at"])
         state: dict[str, Any] = dict(ctx.cursor or {"done_tenants": [], "results": []})
         tenants = await self.db.read(sql.tenants_with_data)
+        resumed = (state.get("current") or {}).get("tenant")
+        if resumed is not None and resumed not in tenants:
+            tenants.insert(0, resumed)  # its last batch took its last thread: its counts still go in
         for tenant in tenants:
             if tenant in state["done_tenants"]:
                 continue
             threads_cut, uploads_cut = self._cutoffs(tenant, now)
-            result: dict[str, Any] = {"tenant": tenant, "threads": 0, "items": 0, "uploads": 0}
+            current = state.get("current") or {}
+            result: dict[str, Any] = (
+                dict(current)
+                if current.get("tenant") == tenant
+                else {"tenant": tenant, "threads": 0, "items": 0, "uploads": 0}
+            )
+
+            def saved(result: dict[str, Any] = result) -> dict[str, Any]:
+                return {**state, "current": result}
+
+            def uploads_counted(_removed: int, records: int, result: dict[str, Any] = result) -> Progress:
+                result["uploads"] += records
+                return Progress(records, saved())
+
             if threads_cut is not None:
                 scope = PurgeScope("older_than", tenant=tenant, older_than=threads_cut)
                 counts, _ = await self.db.read(partial(sql.preview, scope=scope, exclude_held=True))
@@ -83,24 +101,29 @@ class Retention:
                     partial(sql.next_threads, scope=scope, limit=_BATCH, exclude_held=True)
                 ):
                     ids = [t[0] for t in batch]
-                    deleted, attachments = await self.db.write(partial(sql.delete_threads, thread_ids=ids))
+
+                    def delete(
+                        cur: Cursor, ids: list[str] = ids, result: dict[str, Any] = result
+                    ) -> tuple[list[tuple[str, str, str]], Progress]:
+                        deleted, attachments = sql.delete_threads(cur, thread_ids=ids)
+                        result["threads"] += deleted.threads
+                        result["items"] += deleted.items
+                        result["uploads"] += len(attachments)
+                        return attachments, Progress(len(ids), saved())
+
+                    attachments = await ctx.commit(delete)
                     for thread_id in ids:
                         self.purger.store.owners.forget(thread_id)
                     await self.purger.delete_objects(attachments)
-                    result["threads"] += deleted.threads
-                    result["items"] += deleted.items
-                    result["uploads"] += len(attachments)
-                    await ctx.report(add=len(ids))
             if uploads_cut is not None:
                 while batch := await self.db.read(
                     partial(sql.old_uploads, tenant=tenant, cutoff=uploads_cut, limit=_BATCH)
                 ):
-                    await self.purger.delete_objects(batch)
-                    result["uploads"] += len(batch)
-                    await ctx.report(add=len(batch))
+                    await self.purger.delete_objects(batch, job=ctx, counted=uploads_counted)
             if threads_cut is not None or uploads_cut is not None:
                 state["results"].append(result)
             state["done_tenants"].append(tenant)
+            state.pop("current", None)
             await ctx.report(cursor=state)
         return {"at": ctx.params["at"], "tenants": state["results"]}
 

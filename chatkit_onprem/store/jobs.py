@@ -2,7 +2,7 @@
 
 A job row carries its progress (``done``/``total``) and a ``cursor`` saying where to
 resume. A process runs a job while it holds its lease (``lease_owner``,
-``lease_until``, renewed with every progress report); a job whose lease ran out
+``lease_until``, renewed with every progress report and heartbeat); a job whose lease ran out
 (its process died) is claimed again and resumes from its cursor.
 """
 
@@ -179,8 +179,9 @@ class JobRows:
 
         return await self.db.write(write)
 
-    async def progress(
+    def progress_sync(
         self,
+        cur: Cursor,
         job_id: str,
         owner: str,
         *,
@@ -188,26 +189,26 @@ class JobRows:
         total: int | None,
         cursor: Any,
         lease_seconds: float,
-        error: str | None = None,
     ) -> bool:
-        """Persist progress and renew the lease; False if the job is no longer ours or a cancel was asked."""
+        """Persist progress and renew the lease inside the caller's write transaction (a batch and its
+        progress commit together); False if the job is no longer ours or a cancel was asked."""
+        now = datetime.now(UTC)
+        row = cur.execute(
+            'UPDATE jobs SET done = ?, total = ?, "cursor" = ?, lease_until = ?, updated_at = ?'
+            " WHERE id = ? AND lease_owner = ? AND state = 'running' RETURNING cancel_requested",
+            [done, total, json.dumps(cursor), now + timedelta(seconds=lease_seconds), now, job_id, owner],
+        ).fetchone()
+        return row is not None and not bool(row[0])
+
+    async def renew(self, job_id: str, owner: str, *, lease_seconds: float) -> bool:
+        """Extend the lease only; False if the job is no longer ours or a cancel was asked."""
         now = datetime.now(UTC)
 
         def write(cur: Cursor) -> bool:
             row = cur.execute(
-                'UPDATE jobs SET done = ?, total = ?, "cursor" = ?, lease_until = ?, updated_at = ?,'
-                " last_error = coalesce(?, last_error) WHERE id = ? AND lease_owner = ? AND state = 'running'"
-                " RETURNING cancel_requested",
-                [
-                    done,
-                    total,
-                    json.dumps(cursor),
-                    now + timedelta(seconds=lease_seconds),
-                    now,
-                    error,
-                    job_id,
-                    owner,
-                ],
+                "UPDATE jobs SET lease_until = ?, updated_at = ?"
+                " WHERE id = ? AND lease_owner = ? AND state = 'running' RETURNING cancel_requested",
+                [now + timedelta(seconds=lease_seconds), now, job_id, owner],
             ).fetchone()
             return row is not None and not bool(row[0])
 

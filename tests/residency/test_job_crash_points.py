@@ -1,0 +1,135 @@
+"""A job's counts and resume point agree with the data, whichever commit a crash follows.
+
+The process is "killed" right after a commit: life 1 after its first write, life 2 after
+its second, and so on, until a life finishes the job. Every life resumes from what the
+previous one committed, as a restarted server would (same database, fresh job context).
+A crash between a batch's commit and its progress report used to leave the batch done
+but uncounted (``done`` one batch short; purge and retention counts short).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from chatkit_onprem.config import load_settings
+from chatkit_onprem.crypto.rotation import ROTATE_DEK
+from chatkit_onprem.residency.jobs import JobContext
+from chatkit_onprem.residency.purge import PURGE
+from chatkit_onprem.residency.retention import RETENTION
+from chatkit_onprem.services import Services
+from chatkit_onprem.store import reencrypt
+from chatkit_onprem.store.jobs import JobRecord
+from tests.residency.support import admin_config
+from tests.residency.test_key_rotation import write_threads
+from tests.support.server import ServerProcess
+
+pytestmark = pytest.mark.backends("duckdb", "postgres")
+
+USERS, THREADS, ITEMS = 2, 4, 150
+
+
+class Crash(BaseException):
+    """The process dies here (a BaseException: no handler's ``except Exception`` sees it)."""
+
+
+@pytest.fixture
+def seeded(make_server: Callable[..., ServerProcess]) -> Iterator[Services]:
+    server = make_server(
+        admin_config(
+            crypto={"rotation_batch_rows": 40, "rotation_duty_cycle": 1.0},
+            retention={"interval_seconds": 0, "policies": {"acme": {"thread_max_age_days": 1}}},
+        ),
+        start=False,
+    )
+    threads = [
+        (f"user{u}", f"thr_crash{u}{t}", [f"item {n} " * 10 for n in range(ITEMS)])
+        for u in range(USERS)
+        for t in range(THREADS)
+    ]
+    write_threads(server, threads)
+    services = Services.build(load_settings(server.config_path, check_production=False))
+    try:
+        yield services
+    finally:
+        services.db.close()
+
+
+async def _run_with_crashes(services: Services, kind: str, params: dict[str, Any]) -> tuple[JobRecord, int]:
+    """Run a job to its end, crashing each life one commit later than the last; (final row, lives)."""
+    rows, db = services.job_rows, services.db
+    handler = services.jobs.handlers[kind]
+    job = await services.jobs.submit(kind, params, "test")
+    real_write = db.write
+    for life in range(1, 200):
+        owner = f"life{life}"
+        record = await rows.claim(owner, 0.0, [kind])  # a zero lease: the next life may claim at once
+        assert record is not None and record.id == job.id, record
+        writes = 0
+
+        async def crashing_write(fn: Callable[[Any], Any], life: int = life) -> Any:
+            nonlocal writes
+            value = await real_write(fn)  # committed
+            writes += 1
+            if writes == life:
+                raise Crash
+            return value
+
+        db.write = crashing_write  # type: ignore[method-assign]
+        try:
+            result = await handler(JobContext(record, rows, owner, 0.0))
+        except Crash:
+            continue
+        finally:
+            del db.write
+        await rows.finish(job.id, owner, "done", result=result)
+        finished = await rows.get(job.id)
+        assert finished is not None
+        return finished, life
+    raise AssertionError("the job never finished")
+
+
+def _stale(services: Services) -> int:
+    def count(cur: Any) -> int:
+        return sum(reencrypt.count_stale(cur, t, plaintext=False) for t in reencrypt.TABLES)
+
+    return asyncio.run(services.db.read(count))
+
+
+def test_a_dek_rotation_crashed_after_every_commit_counts_each_row_once(seeded: Services) -> None:
+    finished, lives = asyncio.run(_run_with_crashes(seeded, ROTATE_DEK, {}))
+    assert lives > 5, "the job crashed at many commit points"
+    assert finished.result is not None
+    assert finished.result["items_reencrypted"] == USERS * THREADS * ITEMS, finished.result
+    assert finished.result["threads_reencrypted"] == USERS * THREADS, finished.result
+    assert finished.done == finished.total, (finished.done, finished.total)
+    assert _stale(seeded) == 0
+
+
+def test_a_purge_crashed_after_every_commit_reports_exact_counts(
+    seeded: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("chatkit_onprem.residency.purge._THREAD_BATCH", 3)  # several batches
+    params = {"scope": "user", "tenant": "acme", "user": "user0", "actor": "test"}
+    finished, lives = asyncio.run(_run_with_crashes(seeded, PURGE, params))
+    assert lives >= 3
+    assert finished.result is not None
+    counted = (finished.result["threads"], finished.result["items"])
+    assert counted == (THREADS, THREADS * ITEMS), finished.result
+    assert finished.done == finished.total, (finished.done, finished.total)
+
+
+def test_a_retention_run_crashed_after_every_commit_reports_exact_counts(
+    seeded: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("chatkit_onprem.residency.retention._BATCH", 3)  # several batches
+    at = (datetime.now(UTC) + timedelta(days=3)).isoformat()
+    finished, lives = asyncio.run(_run_with_crashes(seeded, RETENTION, {"at": at}))
+    assert lives >= 3
+    assert finished.result is not None
+    (tenant,) = finished.result["tenants"]
+    assert tenant["threads"] == USERS * THREADS and tenant["items"] == USERS * THREADS * ITEMS, tenant
