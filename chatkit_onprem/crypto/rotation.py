@@ -21,6 +21,7 @@ changed a row meanwhile always wins (``store.reencrypt``).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -34,7 +35,7 @@ from chatkit_onprem.residency.duty_cycle import DutyCycle
 from chatkit_onprem.residency.jobs import JobContext, JobFailedError, Progress
 from chatkit_onprem.store import reencrypt
 from chatkit_onprem.store.codec import ENCRYPTED
-from chatkit_onprem.store.data_keys import DataKeyRows, WrappedDataKey
+from chatkit_onprem.store.data_keys import DataKeyRows, WrappedDataKey, update_sync
 from chatkit_onprem.store.database import Cursor, Database
 from chatkit_onprem.store.reencrypt import TABLES, EncryptedTable, Resealed, StaleRow
 
@@ -77,16 +78,22 @@ class KeyJobs:
         where, args = "kek_version <> ?", [primary]
         if ctx.total is None:
             await ctx.report(total=await self.rows.count(where=where, args=args), cursor=None)
-        after = tuple(ctx.cursor) if ctx.cursor else None
-        rewrapped = 0
+        # Before the cursor carried the count it was the last subject alone (a job resumed
+        # across an upgrade): both are read.
+        state: dict[str, Any] = ctx.cursor if isinstance(ctx.cursor, dict) else {"after": ctx.cursor}
+        rewrapped = int(state.get("rewrapped", 0))
+        after = tuple(state["after"]) if state.get("after") else None
         while page := await self.rows.page(after, _KEY_PAGE, where=where, args=args):  # type: ignore[arg-type]
-            for stored in page:
-                fresh = await asyncio.to_thread(self._rewrapped, stored)
-                if await self.rows.replace(fresh, expect_generation=stored.generation):
-                    self.keys.forget([stored.subject])
-                    rewrapped += 1
+            fresh = [await asyncio.to_thread(self._rewrapped, stored) for stored in page]
             after = page[-1].subject
-            await ctx.report(add=len(page), cursor=list(after))
+
+            def counted(replaced: int, page: list[WrappedDataKey] = page, done: int = rewrapped) -> Progress:
+                return Progress(len(page), {"after": list(page[-1].subject), "rewrapped": done + replaced})
+
+            pairs = list(zip(page, fresh, strict=True))
+            replaced = await ctx.commit(partial(_replace_page, pairs, counted))
+            self.keys.forget([page[i].subject for i in replaced])
+            rewrapped += len(replaced)
         secrets = await self.db.write(self.secrets.rewrap_sync)
         return {"kek_primary": primary, "data_keys_rewrapped": rewrapped, "server_secrets_rewrapped": secrets}
 
@@ -106,14 +113,19 @@ class KeyJobs:
         if state["phase"] == "keys":
             after = tuple(state["after"]) if state["after"] else None
             while page := await self.rows.page(after, _KEY_PAGE, where=scope_where, args=scope_args):  # type: ignore[arg-type]
-                for stored in page:
-                    wrapped, fresh = await asyncio.to_thread(self._rotated, stored)
-                    if await self.rows.replace(wrapped, expect_generation=stored.generation):
-                        self.keys.install(fresh)  # new writes use the new primary from now on
-                        result["keys_rotated"] = result.get("keys_rotated", 0) + 1
+                rotated = [await asyncio.to_thread(self._rotated, stored) for stored in page]
                 after = page[-1].subject
-                state = {"phase": "keys", "after": list(after), "result": result}
-                await ctx.report(add=len(page), cursor=state)
+
+                def counted(replaced: int, page: list[WrappedDataKey] = page) -> Progress:
+                    rotated_so_far = {**result, "keys_rotated": result.get("keys_rotated", 0) + replaced}
+                    cursor = {"phase": "keys", "after": list(page[-1].subject), "result": rotated_so_far}
+                    return Progress(len(page), cursor)
+
+                pairs = [(stored, wrapped) for stored, (wrapped, _) in zip(page, rotated, strict=True)]
+                replaced = await ctx.commit(partial(_replace_page, pairs, counted))
+                for i in replaced:
+                    self.keys.install(rotated[i][1])  # new writes use the new primary from now on
+                result["keys_rotated"] = result.get("keys_rotated", 0) + len(replaced)
             state = {"phase": "rows", "table": TABLES[0], "after": None, "result": result}
             if self.keys.cache_ttl is not None:
                 # Other processes still hold the old keys in memory until their copies expire;
@@ -330,6 +342,21 @@ class KeyJobs:
         state = {"phase": then, "result": result}
         await ctx.report(cursor=state)
         return state
+
+
+def _replace_page(
+    pairs: list[tuple[WrappedDataKey, WrappedDataKey]],
+    counted: Callable[[int], Progress],
+    cur: Cursor,
+) -> tuple[list[int], Progress]:
+    """A page of new keysets, each unless someone changed its row meanwhile, and the progress
+    that says so (``counted(keys replaced)``) in the same transaction: a resumed job neither
+    rotates a key twice nor loses its count. Returns the indexes replaced."""
+    replaced = []
+    for i, (stored, new) in enumerate(pairs):
+        if update_sync(cur, new, expect_generation=stored.generation):
+            replaced.append(i)
+    return replaced, counted(len(replaced))
 
 
 def _scope(params: dict[str, Any]) -> tuple[str, list[Any]]:

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from chatkit_onprem.config import load_settings
-from chatkit_onprem.crypto.rotation import ROTATE_DEK
+from chatkit_onprem.crypto.rotation import ROTATE_DEK, ROTATE_KEK
 from chatkit_onprem.residency.jobs import JobContext
 from chatkit_onprem.residency.purge import PURGE
 from chatkit_onprem.residency.retention import RETENTION
@@ -100,14 +100,31 @@ def _stale(services: Services) -> int:
     return asyncio.run(services.db.read(count))
 
 
-def test_a_dek_rotation_crashed_after_every_commit_counts_each_row_once(seeded: Services) -> None:
+def test_a_dek_rotation_crashed_after_every_commit_counts_each_row_once(
+    seeded: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("chatkit_onprem.crypto.rotation._KEY_PAGE", 1)  # a commit per data key
     finished, lives = asyncio.run(_run_with_crashes(seeded, ROTATE_DEK, {}))
     assert lives > 5, "the job crashed at many commit points"
     assert finished.result is not None
     assert finished.result["items_reencrypted"] == USERS * THREADS * ITEMS, finished.result
     assert finished.result["threads_reencrypted"] == USERS * THREADS, finished.result
+    assert finished.result["keys_rotated"] == USERS, "each data key rotated once, each counted"
     assert finished.done == finished.total, (finished.done, finished.total)
     assert _stale(seeded) == 0
+
+
+def test_a_kek_rotation_crashed_after_every_commit_rewraps_and_counts_each_key_once(
+    seeded: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("chatkit_onprem.crypto.rotation._KEY_PAGE", 1)  # a commit per data key
+    created = seeded.data_keys.kek.create_version()
+    finished, lives = asyncio.run(_run_with_crashes(seeded, ROTATE_KEK, {"created_version": created}))
+    assert lives >= 3
+    assert finished.result is not None and finished.result["data_keys_rewrapped"] == USERS, finished.result
+    assert finished.done == finished.total == USERS
+    left = asyncio.run(seeded.data_keys.rows.count(where="kek_version <> ?", args=[created]))
+    assert left == 0
 
 
 def test_a_purge_crashed_after_every_commit_reports_exact_counts(
