@@ -206,6 +206,7 @@ class Purger:
             counts.extra = {}
             state = {"phase": "threads", "counts": counts.public(), "keys_destroyed": destroyed}
             await ctx.report(cursor=state)
+
         def saved() -> dict[str, Any]:
             """The state with the counts so far: what each batch's commit records."""
             return {**state, "counts": counts.public()}
@@ -233,12 +234,12 @@ class Purger:
                 attachments = await ctx.commit(delete)
                 for thread_id in ids:
                     self.store.owners.forget(thread_id)
-                await self.delete_objects(attachments, job=ctx, counted=objects_counted)
+                await self.delete_objects_in_job(ctx, attachments, objects_counted)
             state = {**saved(), "phase": "loose"}
             await ctx.report(cursor=state)
         if state["phase"] == "loose":
             while batch := await self.db.read(lambda cur: self._loose(cur, scope)):
-                await self.delete_objects(batch, job=ctx, counted=loose_counted)
+                await self.delete_objects_in_job(ctx, batch, loose_counted)
             if scope.kind == "before" and scope.before_month:
                 counts.items += await self.db.write(
                     partial(sql.delete_stray_items, before_month=scope.before_month, tenant=scope.tenant)
@@ -291,21 +292,21 @@ class Purger:
         log.info("data keys destroyed", scope=scope.kind, keys=len(destroyed), erasure_id=entry.id)
         return len(destroyed)
 
-    async def delete_objects(
-        self,
-        attachments: list[tuple[str, str, str]],
-        *,
-        job: JobContext | None = None,
-        counted: Callable[[int, int], Progress] | None = None,
-    ) -> int:
-        """Every version and delete marker of each object and preview, then their rows.
+    async def delete_objects(self, attachments: list[tuple[str, str, str]]) -> int:
+        """Every version and delete marker of each object and preview, then their rows."""
+        removed = await self.remove_objects(attachments)
+        if attachments:
+            ids = [a[0] for a in attachments]
+            await self.db.write(lambda cur: sql.forget_attachments(cur, ids))
+        return removed
 
-        In a job, ``counted(objects removed, attachment records deleted)`` gives the progress
-        that commits with the rows' deletion. Returns the objects removed."""
+    async def remove_objects(self, attachments: list[tuple[str, str, str]]) -> int:
+        """Every version and delete marker of each object and preview from the object store (their
+        rows stay: ``store.purge.forget_attachments`` next, in the caller's transaction); returns
+        how many had an object."""
         if not attachments:
             return 0
-        ids = [a[0] for a in attachments]
-        sizes = await self.db.read(partial(_sizes, ids))
+        sizes = await self.db.read(partial(_sizes, [a[0] for a in attachments]))
         removed = 0
         for attachment_id, tenant, user in attachments:
             key = object_key(system_context(tenant, user), attachment_id)
@@ -319,12 +320,21 @@ class Purger:
                             raise
                         await asyncio.sleep(1 + attempt)
             removed += 1 if attachment_id in sizes else 0
-        if job is None or counted is None:
-            await self.db.write(lambda cur: sql.forget_attachments(cur, ids))
-        else:
-            report = counted
-            await job.commit(lambda cur: (None, report(removed, sql.forget_attachments(cur, ids))))
         return removed
+
+    async def delete_objects_in_job(
+        self,
+        ctx: JobContext,
+        attachments: list[tuple[str, str, str]],
+        counted: Callable[[int, int], Progress],
+    ) -> None:
+        """``delete_objects`` in a job: the rows go in one transaction with the progress
+        ``counted(objects removed, attachment records deleted)`` gives."""
+        if not attachments:
+            return
+        removed = await self.remove_objects(attachments)
+        ids = [a[0] for a in attachments]
+        await ctx.commit(lambda cur: (None, counted(removed, sql.forget_attachments(cur, ids))))
 
 
 def _sizes(ids: list[str], cur: Cursor) -> dict[str, tuple[int, bool]]:

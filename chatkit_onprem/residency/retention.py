@@ -119,7 +119,7 @@ class Retention:
                 while batch := await self.db.read(
                     partial(sql.old_uploads, tenant=tenant, cutoff=uploads_cut, limit=_BATCH)
                 ):
-                    await self.purger.delete_objects(batch, job=ctx, counted=uploads_counted)
+                    await self.purger.delete_objects_in_job(ctx, batch, uploads_counted)
             if threads_cut is not None or uploads_cut is not None:
                 state["results"].append(result)
             state["done_tenants"].append(tenant)

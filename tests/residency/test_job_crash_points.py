@@ -10,13 +10,14 @@ but uncounted (``done`` one batch short; purge and retention counts short).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from chatkit_onprem.config import load_settings
+from chatkit_onprem.context import RequestContext
 from chatkit_onprem.crypto.rotation import ROTATE_DEK, ROTATE_KEK
 from chatkit_onprem.residency.jobs import JobContext
 from chatkit_onprem.residency.purge import PURGE
@@ -93,6 +94,10 @@ async def _run_with_crashes(services: Services, kind: str, params: dict[str, Any
     raise AssertionError("the job never finished")
 
 
+async def _chunks(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
 def _stale(services: Services) -> int:
     def count(cur: Any) -> int:
         return sum(reencrypt.count_stale(cur, t, plaintext=False) for t in reencrypt.TABLES)
@@ -131,12 +136,21 @@ def test_a_purge_crashed_after_every_commit_reports_exact_counts(
     seeded: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("chatkit_onprem.residency.purge._THREAD_BATCH", 3)  # several batches
-    params = {"scope": "user", "tenant": "acme", "user": "user0", "actor": "test"}
-    finished, lives = asyncio.run(_run_with_crashes(seeded, PURGE, params))
+    monkeypatch.setattr("chatkit_onprem.residency.purge._OBJECT_BATCH", 2)
+    uploads = 5
+
+    async def upload_then_purge() -> tuple[JobRecord, int]:
+        context = RequestContext(tenant="acme", user="user0")
+        for n in range(uploads):  # uploads not sent in a thread yet: the purge's "loose" phase
+            await seeded.attachments.create_direct(f"note{n}.txt", "text/plain", _chunks(b"a note"), context)
+        params = {"scope": "user", "tenant": "acme", "user": "user0", "actor": "test"}
+        return await _run_with_crashes(seeded, PURGE, params)
+
+    finished, lives = asyncio.run(upload_then_purge())
     assert lives >= 3
     assert finished.result is not None
-    counted = (finished.result["threads"], finished.result["items"])
-    assert counted == (THREADS, THREADS * ITEMS), finished.result
+    counted = [finished.result[k] for k in ("threads", "items", "attachments", "objects")]
+    assert counted == [THREADS, THREADS * ITEMS, uploads, uploads], finished.result
     assert finished.done == finished.total, (finished.done, finished.total)
 
 
