@@ -23,7 +23,7 @@ import asyncio
 import base64
 import contextlib
 import mimetypes
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -397,11 +397,20 @@ class OnPremAttachmentStore(AttachmentStore[RequestContext]):
 
     # --- re-encryption (key jobs) ---------------------------------------------
     async def reencrypt(
-        self, attachment_id: str, tenant: str, user: str, has_preview: bool, keys: SubjectKeys | None
+        self,
+        attachment_id: str,
+        tenant: str,
+        user: str,
+        has_preview: bool,
+        keys: SubjectKeys | None,
+        record: Callable[[str], Awaitable[None]],
     ) -> str | None:
         """Rewrite an object (and its preview) under ``keys`` (None: the owner's current month),
         then drop the object's older versions. Returns the new key reference, or None when the
-        object is gone or its key was destroyed (nothing left to protect)."""
+        object is gone or its key was destroyed (nothing left to protect).
+
+        ``record(key reference)`` writes the new reference (``store.blob_objects.set_key_ref_sync``:
+        the key job commits its progress in the same transaction)."""
         context = system_context(tenant, user)
         key_ref = None
         for suffix, purpose in (("", "blob"), (".preview", "preview")):
@@ -427,7 +436,7 @@ class OnPremAttachmentStore(AttachmentStore[RequestContext]):
             await self.blobs.prune_versions(key)
             key_ref = encryptor.key_ref
         if key_ref is not None:
-            await self.objects.set_key_ref(attachment_id, key_ref)
+            await record(key_ref)
         return key_ref
 
     # --- deletion -------------------------------------------------------

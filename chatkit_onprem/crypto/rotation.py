@@ -34,6 +34,7 @@ from chatkit_onprem.logging import get_logger
 from chatkit_onprem.residency.duty_cycle import DutyCycle
 from chatkit_onprem.residency.jobs import JobContext, JobFailedError, Progress
 from chatkit_onprem.store import reencrypt
+from chatkit_onprem.store.blob_objects import set_key_ref_sync
 from chatkit_onprem.store.codec import ENCRYPTED
 from chatkit_onprem.store.data_keys import DataKeyRows, WrappedDataKey, update_sync
 from chatkit_onprem.store.database import Cursor, Database
@@ -332,16 +333,28 @@ class KeyJobs:
                         keys = await self.keys.for_read((stale.tenant, stale.user, stale.month))
                     except KeyUnavailableError:
                         continue
-                if await self.attachments.reencrypt(
-                    stale.attachment_id, stale.tenant, stale.user, stale.has_preview, keys
-                ):
-                    result["objects_reencrypted"] = result.get("objects_reencrypted", 0) + 1
+                record = partial(self._record_object, ctx, stale.attachment_id, result)
+                await self.attachments.reencrypt(
+                    stale.attachment_id, stale.tenant, stale.user, stale.has_preview, keys, record
+                )
             after = page[-1].attachment_id
             state = {"phase": "blobs", "after": after, "result": result}
             await ctx.report(cursor=state)
         state = {"phase": then, "result": result}
         await ctx.report(cursor=state)
         return state
+
+    async def _record_object(
+        self, ctx: JobContext, attachment_id: str, result: dict[str, Any], key_ref: str
+    ) -> None:
+        """An object's new key reference, committed with its count and a resume point after it."""
+
+        def write(cur: Cursor) -> tuple[None, Progress]:
+            set_key_ref_sync(cur, attachment_id, key_ref)
+            result["objects_reencrypted"] = result.get("objects_reencrypted", 0) + 1
+            return None, Progress(cursor={"phase": "blobs", "after": attachment_id, "result": result})
+
+        await ctx.commit(write)
 
 
 def _replace_page(

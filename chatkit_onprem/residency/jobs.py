@@ -64,6 +64,7 @@ class JobContext:
         self._rows = rows
         self._owner = owner
         self._lease = lease_seconds
+        self._stopped = False  # a cancel (or a lost lease) seen at the last commit
 
     @property
     def id(self) -> str:
@@ -74,12 +75,18 @@ class JobContext:
         if total is not None:
             self.total = total
         await self.commit(lambda cur: (None, Progress(add, cursor)))
+        if self._stopped:
+            raise JobCancelledError(self.id)
 
     async def commit(self, batch: Callable[[Cursor], tuple[T, Progress]]) -> T:
         """Run a batch's write and commit its progress in the same transaction; return its value.
 
-        ``batch`` runs on the writer thread and returns (value, progress). Raises
-        ``JobCancelledError`` once committed if a cancel was asked (or the job is no longer ours)."""
+        ``batch`` runs on the writer thread and returns (value, progress). A cancel asked
+        meanwhile (or a job no longer ours) raises ``JobCancelledError`` at the next commit or
+        report, before its batch: what the handler does right after a commit (installing the
+        keys it just stored in the cache) is never skipped."""
+        if self._stopped:
+            raise JobCancelledError(self.id)
 
         def write(cur: Cursor) -> tuple[T, Progress, bool]:
             value, step = batch(cur)
@@ -99,8 +106,7 @@ class JobContext:
         self.done += step.add
         if step.cursor is not _UNSET:
             self.cursor = step.cursor
-        if not still_ours:
-            raise JobCancelledError(self.id)
+        self._stopped = not still_ours
         return value
 
     async def heartbeat(self) -> bool:

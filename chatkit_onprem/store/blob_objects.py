@@ -94,13 +94,6 @@ class BlobObjects:
 
         await self.db.write(write)
 
-    async def set_key_ref(self, attachment_id: str, key_ref: str) -> None:
-        await self.db.write(
-            lambda cur: cur.execute(
-                "UPDATE blob_objects SET key_id = ? WHERE attachment_id = ?", [key_ref, attachment_id]
-            )
-        )
-
     async def stale_keys(self, after: str, limit: int, *, legacy: bool) -> list[StaleObject]:
         """Stored objects to re-encrypt: written with the legacy static key (``legacy``), or under a
         data key whose blob keyset has a newer primary. In attachment-id order after ``after``."""
@@ -180,3 +173,8 @@ def _used(cur: Cursor, context: RequestContext) -> int:
         [context.tenant, context.user],
     ).fetchone()
     return int(row[0]) if row else 0
+
+
+def set_key_ref_sync(cur: Cursor, attachment_id: str, key_ref: str) -> None:
+    """Which key an object is sealed under now (after re-encryption), in the caller's transaction."""
+    cur.execute("UPDATE blob_objects SET key_id = ? WHERE attachment_id = ?", [key_ref, attachment_id])

@@ -2,7 +2,8 @@
 
 The process is "killed" right after a commit: life 1 after its first write, life 2 after
 its second, and so on, until a life finishes the job. Every life resumes from what the
-previous one committed, as a restarted server would (same database, fresh job context).
+previous one committed, as a restarted server would (same database, a fresh job context,
+the key and thread-owner caches emptied).
 A crash between a batch's commit and its progress report used to leave the batch done
 but uncounted (``done`` one batch short; purge and retention counts short).
 """
@@ -19,11 +20,12 @@ import pytest
 from chatkit_onprem.config import load_settings
 from chatkit_onprem.context import RequestContext
 from chatkit_onprem.crypto.rotation import ROTATE_DEK, ROTATE_KEK
-from chatkit_onprem.residency.jobs import JobContext
+from chatkit_onprem.residency.jobs import JobCancelledError, JobContext
 from chatkit_onprem.residency.purge import PURGE
 from chatkit_onprem.residency.retention import RETENTION
 from chatkit_onprem.services import Services
 from chatkit_onprem.store import reencrypt
+from chatkit_onprem.store.chatkit_store import ThreadOwners
 from chatkit_onprem.store.jobs import JobRecord
 from tests.residency.support import admin_config
 from tests.residency.test_key_rotation import write_threads
@@ -84,6 +86,9 @@ async def _run_with_crashes(services: Services, kind: str, params: dict[str, Any
         try:
             result = await handler(JobContext(record, rows, owner, 0.0))
         except Crash:
+            # The process is gone, and what it held in memory with it: the next life starts cold.
+            services.data_keys.forget()
+            services.store.owners = ThreadOwners()
             continue
         finally:
             del db.write
@@ -92,6 +97,13 @@ async def _run_with_crashes(services: Services, kind: str, params: dict[str, Any
         assert finished is not None
         return finished, life
     raise AssertionError("the job never finished")
+
+
+async def _upload(services: Services, user: str, count: int) -> None:
+    """``count`` small files uploaded by ``user`` (tenant acme) through the real attachment store."""
+    context = RequestContext(tenant="acme", user=user)
+    for n in range(count):
+        await services.attachments.create_direct(f"note{n}.txt", "text/plain", _chunks(b"a note"), context)
 
 
 async def _chunks(data: bytes) -> AsyncIterator[bytes]:
@@ -109,8 +121,17 @@ def test_a_dek_rotation_crashed_after_every_commit_counts_each_row_once(
     seeded: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("chatkit_onprem.crypto.rotation._KEY_PAGE", 1)  # a commit per data key
-    finished, lives = asyncio.run(_run_with_crashes(seeded, ROTATE_DEK, {}))
+    uploads = 3
+
+    async def upload_then_rotate() -> tuple[JobRecord, int]:
+        for user in range(USERS):
+            await _upload(seeded, f"user{user}", uploads)
+        return await _run_with_crashes(seeded, ROTATE_DEK, {})
+
+    finished, lives = asyncio.run(upload_then_rotate())
     assert lives > 5, "the job crashed at many commit points"
+    assert finished.result is not None
+    assert finished.result["objects_reencrypted"] == USERS * uploads, finished.result
     assert finished.result is not None
     assert finished.result["items_reencrypted"] == USERS * THREADS * ITEMS, finished.result
     assert finished.result["threads_reencrypted"] == USERS * THREADS, finished.result
@@ -140,9 +161,7 @@ def test_a_purge_crashed_after_every_commit_reports_exact_counts(
     uploads = 5
 
     async def upload_then_purge() -> tuple[JobRecord, int]:
-        context = RequestContext(tenant="acme", user="user0")
-        for n in range(uploads):  # uploads not sent in a thread yet: the purge's "loose" phase
-            await seeded.attachments.create_direct(f"note{n}.txt", "text/plain", _chunks(b"a note"), context)
+        await _upload(seeded, "user0", uploads)  # not sent in a thread yet: the purge's "loose" phase
         params = {"scope": "user", "tenant": "acme", "user": "user0", "actor": "test"}
         return await _run_with_crashes(seeded, PURGE, params)
 
@@ -164,3 +183,39 @@ def test_a_retention_run_crashed_after_every_commit_reports_exact_counts(
     assert finished.result is not None
     (tenant,) = finished.result["tenants"]
     assert tenant["threads"] == USERS * THREADS and tenant["items"] == USERS * THREADS * ITEMS, tenant
+
+
+def test_a_cancel_during_a_dek_rotation_still_installs_the_keys_it_stored(
+    seeded: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cancel seen at a page's commit stops the job at its next batch, not before the page's
+    new keys reach this process's cache: new writes must use the primary the database holds."""
+    monkeypatch.setattr("chatkit_onprem.crypto.rotation._KEY_PAGE", 1)
+    rows, db = seeded.job_rows, seeded.db
+
+    async def run() -> None:
+        await seeded.data_keys.for_write("acme", "user0")  # the cache holds the old keyset
+        job = await seeded.jobs.submit(ROTATE_DEK, {}, "test")
+        record = await rows.claim("p", 30.0, [ROTATE_DEK])
+        assert record is not None
+        real_write, writes = db.write, 0
+
+        async def cancel_before_the_first_page(fn: Callable[[Any], Any]) -> Any:
+            nonlocal writes
+            writes += 1
+            if writes == 2:  # after the total's report: the cancel lands while page 1 is built
+                await rows.request_cancel(job.id)
+            return await real_write(fn)
+
+        db.write = cancel_before_the_first_page  # type: ignore[method-assign]
+        try:
+            with pytest.raises(JobCancelledError):
+                await seeded.jobs.handlers[ROTATE_DEK](JobContext(record, rows, "p", 30.0))
+        finally:
+            del db.write
+        stored = await seeded.data_keys.rows.get("acme", "user0", datetime.now(UTC).strftime("%Y-%m"))
+        assert stored is not None and stored.generation > 1, "page 1 (user0) was rotated and committed"
+        cached = await seeded.data_keys.for_write("acme", "user0")
+        assert cached.row_primary == seeded.data_keys.unwrap(stored).row_primary
+
+    asyncio.run(run())
