@@ -27,7 +27,12 @@ the history is read and sent to the model). Reported:
   turns (an error event, a cut or a non-200 other than a shed);
 * server CPU per turn = (user+system CPU of the server processes) / turns;
 * turns/s; idle RSS of the worker, and RSS growth per open stream at the peak;
-* store writes per turn and per commit (the group-commit batch size), from /metrics.
+* store writes per turn and per commit (the group-commit batch size), from /metrics;
+* how busy the server was (its CPU seconds per second: 1.0 is its pinned core saturated) and
+  the load generator (this process and the fake upstream, in cores): when the load
+  generator's cores are near full, it sets the pace and the level says nothing about the
+  server's saturation. ``--client raw`` (a minimal keep-alive HTTP/1.1 client) takes far
+  less CPU per turn than httpx.
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import httpx
 import yaml
 
+from scripts.benchlib.rawhttp import RawConnection
 from tests.support.server import ServerProcess
 
 CLK = os.sysconf("SC_CLK_TCK")
@@ -110,15 +116,7 @@ async def one_turn(
 
     Returns (time to first text delta, whole turn, the thread's id); raises ``Shed`` when
     the server refused the stream at admission and RuntimeError when the turn failed."""
-    user_input = {
-        "content": [{"type": "input_text", "text": text}],
-        "attachments": [],
-        "inference_options": {},
-    }
-    if thread_id is None:
-        body: dict[str, object] = {"type": "threads.create", "params": {"input": user_input}}
-    else:
-        body = {"type": "threads.add_user_message", "params": {"thread_id": thread_id, "input": user_input}}
+    body = _turn_body(text, thread_id)
     started = time.perf_counter()
     first = 0.0
     async with client.stream("POST", "/chatkit", json=body) as response:
@@ -136,6 +134,45 @@ async def one_turn(
     return first, time.perf_counter() - started, thread_id
 
 
+def _turn_body(text: str, thread_id: str | None) -> dict[str, object]:
+    user_input = {
+        "content": [{"type": "input_text", "text": text}],
+        "attachments": [],
+        "inference_options": {},
+    }
+    if thread_id is None:
+        return {"type": "threads.create", "params": {"input": user_input}}
+    return {"type": "threads.add_user_message", "params": {"thread_id": thread_id, "input": user_input}}
+
+
+async def one_turn_raw(
+    conn: RawConnection, text: str, thread_id: str | None = None
+) -> tuple[float, float, str | None]:
+    """``one_turn`` over a ``RawConnection`` (``--client raw``): the same outcomes, less client CPU."""
+    started = time.perf_counter()
+    first = 0.0
+    response = await conn.post("/chatkit", json.dumps(_turn_body(text, thread_id)).encode())
+    if response.status == 503 and "retry-after" in response.headers:
+        async for _ in response.chunks:
+            pass
+        raise Shed()
+    if response.status != 200:
+        async for _ in response.chunks:
+            pass
+        raise RuntimeError(f"status {response.status}")
+    error = None
+    async for chunk in response.chunks:
+        if thread_id is None and b'"thread.created"' in chunk:
+            thread_id = json.loads(chunk.split(b"data: ", 1)[1].split(b"\n", 1)[0])["thread"]["id"]
+        if not first and b"content_part.text_delta" in chunk:
+            first = time.perf_counter() - started
+        if b'"type":"error"' in chunk:
+            error = chunk.decode(errors="replace")[:500]
+    if error is not None:
+        raise RuntimeError(error)
+    return first, time.perf_counter() - started, thread_id
+
+
 async def store_counters(client: httpx.AsyncClient) -> tuple[float, float]:
     """(commits, writes) from /metrics: writes per commit is the group-commit batch size."""
     text = (await client.get("/metrics", headers={"X-Dev-Roles": "auditor"})).text
@@ -148,14 +185,28 @@ async def store_counters(client: httpx.AsyncClient) -> tuple[float, float]:
 
 
 async def level(
-    url: str, concurrency: int, turns: int, worker: int, server_pids: Callable[[], list[int]], converse: bool
+    url: str,
+    concurrency: int,
+    turns: int,
+    worker: int,
+    server_pids: Callable[[], list[int]],
+    converse: bool,
+    *,
+    raw: bool = False,
+    upstream_pid: int | None = None,
 ) -> dict[str, float]:
     limits = httpx.Limits(max_connections=concurrency + 10, max_keepalive_connections=concurrency + 10)
     peak_rss = 0.0
-    async with httpx.AsyncClient(
-        base_url=url, timeout=120, limits=limits, headers={"X-Dev-User": "bench"}
-    ) as client:
-        warm = [one_turn(client, "warm up") for _ in range(min(concurrency, 20))]
+    headers = {"X-Dev-User": "bench"}
+    async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits, headers=headers) as client:
+        connections = [RawConnection(url, headers) for _ in range(concurrency)] if raw else []
+
+        async def turn(n: int, text: str, thread_id: str | None) -> tuple[float, float, str | None]:
+            if raw:
+                return await one_turn_raw(connections[n], text, thread_id)
+            return await one_turn(client, text, thread_id)
+
+        warm = [turn(n, "warm up", None) for n in range(min(concurrency, 20))]
         await asyncio.gather(*warm, return_exceptions=True)
         pids = server_pids()  # after the warm-up: PostgreSQL starts a backend per connection
         idle_rss = rss_mb(worker)
@@ -173,21 +224,28 @@ async def level(
             thread_id: str | None = None
             for t in range(turns if concurrency > 1 else max(turns, 20)):
                 try:
-                    first, _, created = await one_turn(client, f"stream {n} turn {t}", thread_id)
+                    first, _, created = await turn(n, f"stream {n} turn {t}", thread_id)
                 except Shed:
                     outcome["shed"] += 1
                     continue
-                except (RuntimeError, httpx.HTTPError, AssertionError):
+                except (RuntimeError, httpx.HTTPError, AssertionError, OSError, asyncio.IncompleteReadError):
                     outcome["failed"] += 1
                     continue
                 thread_id = created if converse else None
                 ttft.append(first)
 
+        def load_generator_cpu() -> float:
+            """This process's CPU and the fake upstream's: the load generator's."""
+            own = resource.getrusage(resource.RUSAGE_SELF)
+            return own.ru_utime + own.ru_stime + (cpu_seconds([upstream_pid]) if upstream_pid else 0.0)
+
         sampling = asyncio.create_task(sampler())
         commits0, writes0 = await store_counters(client)
-        cpu0, wall0 = cpu_seconds(pids), time.perf_counter()
+        cpu0, gen0, wall0 = cpu_seconds(pids), load_generator_cpu(), time.perf_counter()
         await asyncio.gather(*(stream(n) for n in range(concurrency)))
-        cpu1, wall1 = cpu_seconds(pids), time.perf_counter()
+        cpu1, gen1, wall1 = cpu_seconds(pids), load_generator_cpu(), time.perf_counter()
+        for conn in connections:
+            await conn.close()
         commits1, writes1 = await store_counters(client)
         done.set()
         await sampling
@@ -203,6 +261,8 @@ async def level(
         "ttft_p99_ms": ttft[int(0.99 * (len(ttft) - 1))] * 1000 if ttft else 0.0,
         "cpu_ms_per_turn": (cpu1 - cpu0) / count * 1000,
         "turns_per_s": len(ttft) / (wall1 - wall0),
+        "server_cores_busy": (cpu1 - cpu0) / (wall1 - wall0),
+        "load_generator_cores_busy": (gen1 - gen0) / (wall1 - wall0),
         "idle_rss_mb": idle_rss,
         "peak_rss_mb": peak_rss,
         "rss_kb_per_stream": max(0.0, peak_rss - idle_rss) * 1024 / concurrency,
@@ -232,6 +292,13 @@ def main() -> None:
     )
     parser.add_argument("--backend", default="duckdb", choices=["duckdb", "postgres"])
     parser.add_argument("--workers", type=int, default=1, help="Granian workers (server.workers)")
+    parser.add_argument(
+        "--client",
+        default="httpx",
+        choices=["httpx", "raw"],
+        help="the load generator's HTTP client: httpx (the figures before 2026-11-30 used it) or a "
+        "minimal keep-alive client (scripts/benchlib/rawhttp.py) that costs far less CPU per turn",
+    )
     parser.add_argument("--json", action="store_true", help="print results as JSON lines")
     parser.add_argument(
         "--set",
@@ -326,12 +393,22 @@ def main() -> None:
         )
         print(
             "| streams | turns | shed | failed | TTFT p50 | TTFT p95 | TTFT p99 | overhead p50 | server CPU/turn "
-            "| turns/s | idle RSS | RSS/stream | writes/turn | writes/commit |"
+            "| turns/s | idle RSS | RSS/stream | writes/turn | writes/commit | server cores busy "
+            "| load generator cores busy |"
         )
-        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for concurrency in args.concurrency:
             r = asyncio.run(
-                level(server.url, concurrency, args.turns_per_stream, worker, server_pids, args.converse)
+                level(
+                    server.url,
+                    concurrency,
+                    args.turns_per_stream,
+                    worker,
+                    server_pids,
+                    args.converse,
+                    raw=args.client == "raw",
+                    upstream_pid=upstream.pid,
+                )
             )
             if args.json:
                 print(json.dumps(r))
@@ -340,7 +417,8 @@ def main() -> None:
                 f"{r['ttft_p50_ms']:.0f} ms | {r['ttft_p95_ms']:.0f} ms | {r['ttft_p99_ms']:.0f} ms | "
                 f"{r['ttft_p50_ms'] - args.first_ms:.0f} ms | {r['cpu_ms_per_turn']:.1f} ms | "
                 f"{r['turns_per_s']:.1f} | {r['idle_rss_mb']:.0f} MB | {r['rss_kb_per_stream']:.0f} KB | "
-                f"{r['writes_per_turn']:.1f} | {r['writes_per_commit']:.1f} |",
+                f"{r['writes_per_turn']:.1f} | {r['writes_per_commit']:.1f} | "
+                f"{r['server_cores_busy']:.2f} | {r['load_generator_cores_busy']:.2f} |",
                 flush=True,
             )
     finally:
