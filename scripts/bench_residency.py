@@ -45,6 +45,12 @@ def main() -> None:
     parser.add_argument("--export-items", type=int, default=100_000)
     parser.add_argument("--purge-items", type=int, default=10_000)
     parser.add_argument("--streams", type=int, default=50)
+    parser.add_argument(
+        "--client",
+        default="httpx",
+        choices=["httpx", "raw"],
+        help="the streams' HTTP client: httpx (earlier figures) or the minimal raw one (less CPU)",
+    )
     parser.add_argument("--baseline-seconds", type=float, default=15)
     parser.add_argument(
         "--export-duty-cycle", type=float, default=None, help="exports.duty_cycle (default: the config's)"
@@ -76,6 +82,7 @@ def main() -> None:
                     "/exports",
                     {"tenant": "bench", "user": "exported"},
                     args.baseline_seconds,
+                    client=args.client,
                 )
                 seconds = job_seconds(run.job)
                 counts = run.job["result"]["counts"]
@@ -91,7 +98,9 @@ def main() -> None:
                     **impact(run),
                 }
                 body = {"tenant": "bench", "user": "purged", "confirm": True}
-                run = job_under_load(server, args.streams, "/purge", body, args.baseline_seconds)
+                run = job_under_load(
+                    server, args.streams, "/purge", body, args.baseline_seconds, client=args.client
+                )
                 seconds = job_seconds(run.job)
                 items = run.job["result"]["items"]
                 result["purge"] = {
