@@ -113,20 +113,28 @@ class Streams:
             try:
                 response = await conn.post("/chatkit", body)
                 async for chunk in response.chunks:
-                    if not first and b"content_part.text_delta" in chunk:
-                        first = time.perf_counter() - started
-                    if b'"type":"error"' in chunk:
-                        self.failures.append(chunk.decode(errors="replace")[:200])
+                    first = self._scan(chunk, started, first)
                 if response.status != 200:
                     self.failures.append(f"HTTP {response.status}")
             except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
                 self.failures.append(repr(exc))
                 await conn.close()
-            if first:
-                self.ttft.append(first)
-                self.samples.append((started, first))
-            self.turns += 1
+            self._turn_done(started, first)
         await conn.close()
+
+    def _scan(self, chunk: bytes, started: float, first: float) -> float:
+        """Note an error event; return the time to the first text delta (0.0 until seen)."""
+        if not first and b"content_part.text_delta" in chunk:
+            first = time.perf_counter() - started
+        if b'"type":"error"' in chunk:
+            self.failures.append(chunk.decode(errors="replace")[:200])
+        return first
+
+    def _turn_done(self, started: float, first: float) -> None:
+        if first:
+            self.ttft.append(first)
+            self.samples.append((started, first))
+        self.turns += 1
 
     async def _client(self, http: httpx.AsyncClient, n: int, done: Callable[[], bool]) -> None:
         headers = self._headers(n)
@@ -137,18 +145,12 @@ class Streams:
             try:
                 async with http.stream("POST", "/chatkit", json=body, headers=headers) as response:
                     async for chunk in response.aiter_bytes():
-                        if not first and b"content_part.text_delta" in chunk:
-                            first = time.perf_counter() - started
-                        if b'"type":"error"' in chunk:
-                            self.failures.append(chunk.decode(errors="replace")[:200])
+                        first = self._scan(chunk, started, first)
                 if response.status_code != 200:
                     self.failures.append(f"HTTP {response.status_code}")
             except httpx.HTTPError as exc:
                 self.failures.append(repr(exc))
-            if first:
-                self.ttft.append(first)
-                self.samples.append((started, first))
-            self.turns += 1
+            self._turn_done(started, first)
 
 
 @dataclass
