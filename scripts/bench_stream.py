@@ -48,7 +48,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -116,21 +116,46 @@ async def one_turn(
 
     Returns (time to first text delta, whole turn, the thread's id); raises ``Shed`` when
     the server refused the stream at admission and RuntimeError when the turn failed."""
-    body = _turn_body(text, thread_id)
     started = time.perf_counter()
-    first = 0.0
-    async with client.stream("POST", "/chatkit", json=body) as response:
+    async with client.stream("POST", "/chatkit", json=_turn_body(text, thread_id)) as response:
         if response.status_code == 503 and response.headers.get("retry-after"):
             await response.aread()
             raise Shed()
         assert response.status_code == 200, response.status_code
-        async for chunk in response.aiter_bytes():
-            if thread_id is None and b'"thread.created"' in chunk:
-                thread_id = json.loads(chunk.split(b"data: ", 1)[1].split(b"\n", 1)[0])["thread"]["id"]
-            if not first and b"content_part.text_delta" in chunk:
-                first = time.perf_counter() - started
-            if b'"type":"error"' in chunk:
-                raise RuntimeError(chunk.decode(errors="replace")[:500])
+        return await _read_turn(response.aiter_bytes(), started, thread_id)
+
+
+async def one_turn_raw(
+    conn: RawConnection, text: str, thread_id: str | None = None
+) -> tuple[float, float, str | None]:
+    """``one_turn`` over a ``RawConnection`` (``--client raw``): the same outcomes, less client CPU."""
+    started = time.perf_counter()
+    response = await conn.post("/chatkit", json.dumps(_turn_body(text, thread_id)).encode())
+    if response.status != 200:
+        async for _ in response.chunks:  # read to the end: the connection is kept
+            pass
+        if response.status == 503 and "retry-after" in response.headers:
+            raise Shed()
+        raise RuntimeError(f"status {response.status}")
+    return await _read_turn(response.chunks, started, thread_id)
+
+
+async def _read_turn(
+    chunks: AsyncIterator[bytes], started: float, thread_id: str | None
+) -> tuple[float, float, str | None]:
+    """Read a turn's stream to its end: (time to first text delta, whole turn, the thread's id);
+    RuntimeError when it held an error event."""
+    first = 0.0
+    error = None
+    async for chunk in chunks:
+        if thread_id is None and b'"thread.created"' in chunk:
+            thread_id = json.loads(chunk.split(b"data: ", 1)[1].split(b"\n", 1)[0])["thread"]["id"]
+        if not first and b"content_part.text_delta" in chunk:
+            first = time.perf_counter() - started
+        if b'"type":"error"' in chunk:
+            error = chunk.decode(errors="replace")[:500]
+    if error is not None:
+        raise RuntimeError(error)
     return first, time.perf_counter() - started, thread_id
 
 
@@ -143,34 +168,6 @@ def _turn_body(text: str, thread_id: str | None) -> dict[str, object]:
     if thread_id is None:
         return {"type": "threads.create", "params": {"input": user_input}}
     return {"type": "threads.add_user_message", "params": {"thread_id": thread_id, "input": user_input}}
-
-
-async def one_turn_raw(
-    conn: RawConnection, text: str, thread_id: str | None = None
-) -> tuple[float, float, str | None]:
-    """``one_turn`` over a ``RawConnection`` (``--client raw``): the same outcomes, less client CPU."""
-    started = time.perf_counter()
-    first = 0.0
-    response = await conn.post("/chatkit", json.dumps(_turn_body(text, thread_id)).encode())
-    if response.status == 503 and "retry-after" in response.headers:
-        async for _ in response.chunks:
-            pass
-        raise Shed()
-    if response.status != 200:
-        async for _ in response.chunks:
-            pass
-        raise RuntimeError(f"status {response.status}")
-    error = None
-    async for chunk in response.chunks:
-        if thread_id is None and b'"thread.created"' in chunk:
-            thread_id = json.loads(chunk.split(b"data: ", 1)[1].split(b"\n", 1)[0])["thread"]["id"]
-        if not first and b"content_part.text_delta" in chunk:
-            first = time.perf_counter() - started
-        if b'"type":"error"' in chunk:
-            error = chunk.decode(errors="replace")[:500]
-    if error is not None:
-        raise RuntimeError(error)
-    return first, time.perf_counter() - started, thread_id
 
 
 async def store_counters(client: httpx.AsyncClient) -> tuple[float, float]:

@@ -81,22 +81,26 @@ class KeyJobs:
             await ctx.report(total=await self.rows.count(where=where, args=args), cursor=None)
         # Before the cursor carried the count it was the last subject alone (a job resumed
         # across an upgrade): both are read.
-        state: dict[str, Any] = ctx.cursor if isinstance(ctx.cursor, dict) else {"after": ctx.cursor}
-        rewrapped = int(state.get("rewrapped", 0))
-        after = tuple(state["after"]) if state.get("after") else None
+        state: dict[str, Any] = dict(ctx.cursor) if isinstance(ctx.cursor, dict) else {"after": ctx.cursor}
+        state.setdefault("rewrapped", 0)
+        after = tuple(state["after"]) if state["after"] else None
         while page := await self.rows.page(after, _KEY_PAGE, where=where, args=args):  # type: ignore[arg-type]
             fresh = [await asyncio.to_thread(self._rewrapped, stored) for stored in page]
             after = page[-1].subject
 
-            def counted(replaced: int, page: list[WrappedDataKey] = page, done: int = rewrapped) -> Progress:
-                return Progress(len(page), {"after": list(page[-1].subject), "rewrapped": done + replaced})
+            def counted(replaced: int, page: list[WrappedDataKey] = page) -> Progress:
+                state["after"], state["rewrapped"] = list(page[-1].subject), state["rewrapped"] + replaced
+                return Progress(len(page), dict(state))
 
             pairs = list(zip(page, fresh, strict=True))
             replaced = await ctx.commit(partial(_replace_page, pairs, counted))
             self.keys.forget([page[i].subject for i in replaced])
-            rewrapped += len(replaced)
         secrets = await self.db.write(self.secrets.rewrap_sync)
-        return {"kek_primary": primary, "data_keys_rewrapped": rewrapped, "server_secrets_rewrapped": secrets}
+        return {
+            "kek_primary": primary,
+            "data_keys_rewrapped": state["rewrapped"],
+            "server_secrets_rewrapped": secrets,
+        }
 
     def _rewrapped(self, stored: WrappedDataKey) -> WrappedDataKey:
         try:
@@ -118,15 +122,14 @@ class KeyJobs:
                 after = page[-1].subject
 
                 def counted(replaced: int, page: list[WrappedDataKey] = page) -> Progress:
-                    rotated_so_far = {**result, "keys_rotated": result.get("keys_rotated", 0) + replaced}
-                    cursor = {"phase": "keys", "after": list(page[-1].subject), "result": rotated_so_far}
+                    result["keys_rotated"] = result.get("keys_rotated", 0) + replaced
+                    cursor = {"phase": "keys", "after": list(page[-1].subject), "result": dict(result)}
                     return Progress(len(page), cursor)
 
                 pairs = [(stored, wrapped) for stored, (wrapped, _) in zip(page, rotated, strict=True)]
                 replaced = await ctx.commit(partial(_replace_page, pairs, counted))
                 for i in replaced:
                     self.keys.install(rotated[i][1])  # new writes use the new primary from now on
-                result["keys_rotated"] = result.get("keys_rotated", 0) + len(replaced)
             state = {"phase": "rows", "table": TABLES[0], "after": None, "result": result}
             if self.keys.cache_ttl is not None:
                 # Other processes still hold the old keys in memory until their copies expire;

@@ -234,12 +234,12 @@ class Purger:
                 attachments = await ctx.commit(delete)
                 for thread_id in ids:
                     self.store.owners.forget(thread_id)
-                await self.delete_objects_in_job(ctx, attachments, objects_counted)
+                await self.delete_objects(ctx, attachments, objects_counted)
             state = {**saved(), "phase": "loose"}
             await ctx.report(cursor=state)
         if state["phase"] == "loose":
             while batch := await self.db.read(lambda cur: self._loose(cur, scope)):
-                await self.delete_objects_in_job(ctx, batch, loose_counted)
+                await self.delete_objects(ctx, batch, loose_counted)
             if scope.kind == "before" and scope.before_month:
                 counts.items += await self.db.write(
                     partial(sql.delete_stray_items, before_month=scope.before_month, tenant=scope.tenant)
@@ -292,21 +292,19 @@ class Purger:
         log.info("data keys destroyed", scope=scope.kind, keys=len(destroyed), erasure_id=entry.id)
         return len(destroyed)
 
-    async def delete_objects(self, attachments: list[tuple[str, str, str]]) -> int:
-        """Every version and delete marker of each object and preview, then their rows."""
-        removed = await self.remove_objects(attachments)
-        if attachments:
-            ids = [a[0] for a in attachments]
-            await self.db.write(lambda cur: sql.forget_attachments(cur, ids))
-        return removed
-
-    async def remove_objects(self, attachments: list[tuple[str, str, str]]) -> int:
-        """Every version and delete marker of each object and preview from the object store (their
-        rows stay: ``store.purge.forget_attachments`` next, in the caller's transaction); returns
-        how many had an object."""
+    async def delete_objects(
+        self,
+        ctx: JobContext,
+        attachments: list[tuple[str, str, str]],
+        counted: Callable[[int, int], Progress],
+    ) -> None:
+        """Every version and delete marker of each object and preview, then their rows, in one
+        transaction with the progress ``counted(objects removed, attachment records deleted)``
+        gives (a job's count and resume point agree with what is gone)."""
         if not attachments:
-            return 0
-        sizes = await self.db.read(partial(_sizes, [a[0] for a in attachments]))
+            return
+        ids = [a[0] for a in attachments]
+        sizes = await self.db.read(partial(_sizes, ids))
         removed = 0
         for attachment_id, tenant, user in attachments:
             key = object_key(system_context(tenant, user), attachment_id)
@@ -320,20 +318,6 @@ class Purger:
                             raise
                         await asyncio.sleep(1 + attempt)
             removed += 1 if attachment_id in sizes else 0
-        return removed
-
-    async def delete_objects_in_job(
-        self,
-        ctx: JobContext,
-        attachments: list[tuple[str, str, str]],
-        counted: Callable[[int, int], Progress],
-    ) -> None:
-        """``delete_objects`` in a job: the rows go in one transaction with the progress
-        ``counted(objects removed, attachment records deleted)`` gives."""
-        if not attachments:
-            return
-        removed = await self.remove_objects(attachments)
-        ids = [a[0] for a in attachments]
         await ctx.commit(lambda cur: (None, counted(removed, sql.forget_attachments(cur, ids))))
 
 

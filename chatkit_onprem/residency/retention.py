@@ -114,12 +114,12 @@ class Retention:
                     attachments = await ctx.commit(delete)
                     for thread_id in ids:
                         self.purger.store.owners.forget(thread_id)
-                    await self.purger.delete_objects(attachments)
+                    await self.purger.delete_objects(ctx, attachments, _uncounted)
             if uploads_cut is not None:
                 while batch := await self.db.read(
                     partial(sql.old_uploads, tenant=tenant, cutoff=uploads_cut, limit=_BATCH)
                 ):
-                    await self.purger.delete_objects_in_job(ctx, batch, uploads_counted)
+                    await self.purger.delete_objects(ctx, batch, uploads_counted)
             if threads_cut is not None or uploads_cut is not None:
                 state["results"].append(result)
             state["done_tenants"].append(tenant)
@@ -151,3 +151,8 @@ class Retention:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+def _uncounted(_removed: int, _records: int) -> Progress:
+    """Objects of deleted threads: their records were counted with the threads."""
+    return Progress()
