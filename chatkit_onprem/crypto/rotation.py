@@ -219,20 +219,31 @@ class KeyJobs:
                 after = state.get("after") if state.get("table") == table else None
                 while True:
                     pacing.restart()
-                    keys = await self._keys_ahead(table, plaintext=plaintext, after=after)
-                    batch = partial(
-                        self._batch_with_progress,
+                    stale = partial(
+                        reencrypt.stale_rows,
                         table=table,
+                        dialect=self.db.dialect,
                         plaintext=plaintext,
                         after=after,
-                        keys=keys,
-                        passes=passes,
-                        result=result,
+                        limit=self.batch_rows,
                     )
-                    last, walked = await ctx.commit(batch)
-                    if last is None:
+                    rows = await self.db.read(stale)
+                    if not rows:
                         break
-                    after, state = last, walked
+                    keys = await self._keys_of(rows, plaintext=plaintext)
+                    updates = await asyncio.to_thread(self._reseal, table, plaintext, keys, rows)
+                    after = rows[-1].position
+                    state = await ctx.commit(
+                        partial(
+                            self._write_back_with_progress,
+                            table=table,
+                            updates=updates,
+                            read=len(rows),
+                            after=after,
+                            passes=passes,
+                            result=result,
+                        )
+                    )
                     await pacing.pause()
             if passes >= _ROW_PASSES or not await self._count_stale(plaintext=plaintext):
                 break
@@ -243,48 +254,31 @@ class KeyJobs:
         await ctx.report(cursor=state)
         return state
 
-    def _batch_with_progress(
+    def _write_back_with_progress(
         self,
         cur: Cursor,
         *,
         table: EncryptedTable,
-        plaintext: bool,
+        updates: list[Resealed],
+        read: int,
         after: Any,
-        keys: BatchKeys,
         passes: int,
         result: dict[str, Any],
-    ) -> tuple[tuple[Any, dict[str, Any]], Progress]:
-        """One batch on the writer thread, with the progress its transaction commits:
-        (where the walk goes on, None at the table's end; the new state)."""
-        read, changed, last = reencrypt.reencrypt_batch(
-            cur,
-            dialect=self.db.dialect,
-            table=table,
-            plaintext=plaintext,
-            after=after,
-            limit=self.batch_rows,
-            reseal=partial(self._reseal_on_writer, table, plaintext, keys),
-        )
-        if last is None:
-            return (None, {}), Progress()
+    ) -> tuple[dict[str, Any], Progress]:
+        """On the writer thread: a batch's write-back, with the progress its transaction commits
+        (the rows read count as done: a row skipped here was rewritten by a request, or is
+        found again by the next pass)."""
+        changed = reencrypt.write_back(cur, dialect=self.db.dialect, table=table, updates=updates)
         result[f"{table}_reencrypted"] = result.get(f"{table}_reencrypted", 0) + changed
-        state = {"phase": "rows", "table": table, "after": last, "pass": passes, "result": result}
-        return (last, state), Progress(add=read, cursor=state)
+        state = {"phase": "rows", "table": table, "after": after, "pass": passes, "result": result}
+        return state, Progress(add=read, cursor=state)
 
-    async def _keys_ahead(self, table: EncryptedTable, *, plaintext: bool, after: Any) -> BatchKeys:
-        """The keys of the next batch's subjects, loaded (or made) before the batch runs on the
-        writer thread, which cannot wait for them. They travel with the batch: the bounded
-        cache may have let them go by then (more subjects than it holds, or other traffic)."""
-        ahead = partial(
-            reencrypt.subjects_ahead,
-            table=table,
-            dialect=self.db.dialect,
-            plaintext=plaintext,
-            after=after,
-            limit=self.batch_rows,
-        )
+    async def _keys_of(self, rows: list[StaleRow], *, plaintext: bool) -> BatchKeys:
+        """The keys of a batch's subjects (made for plaintext rows, this month's), loaded before
+        the batch is resealed on a worker thread, which cannot wait for them. They travel with
+        the batch: the bounded cache may have let them go by then."""
         keys: BatchKeys = {}
-        for tenant, user, month in await self.db.read(ahead):
+        for tenant, user, month in {(r.tenant, r.user, None if plaintext else r.key_month) for r in rows}:
             try:
                 if month is None:
                     keys[(tenant, user, None)] = await self.keys.for_write(tenant, user)
@@ -294,12 +288,11 @@ class KeyJobs:
                 continue  # shredded meanwhile: its rows are skipped
         return keys
 
-    def _reseal_on_writer(
+    def _reseal(
         self, table: EncryptedTable, plaintext: bool, keys: BatchKeys, batch: list[StaleRow]
     ) -> list[Resealed]:
-        """Decrypt (unless plain) and seal under the current keys, on the writer thread. A row
-        whose subject has no keys in ``keys`` (it entered the walk after they were loaded) or
-        was erased meanwhile is left for the next pass."""
+        """Decrypt (unless plain) and seal under the current keys, on a worker thread. A row
+        whose subject has no keys in ``keys`` (shredded) or was erased meanwhile is skipped."""
         prefix = bytes([ENCRYPTED])
         out: list[Resealed] = []
         for row in batch:

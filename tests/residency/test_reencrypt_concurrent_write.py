@@ -1,0 +1,121 @@
+"""A row another writer changes while a DEK rotation re-encrypts it keeps that writer's text.
+
+It edits items of the batch the job has just read, before the job writes the batch back.
+On PostgreSQL the writer is a second ``Services`` (its own connection and writer, as another
+worker process has); the job used to read, reseal and write back in one transaction that
+held no lock on what it read, and its write-back put the old text back over the edit (a lost
+write). On DuckDB, where one process owns the file, it is a request of the same process:
+the batch is now resealed off the writer thread, so requests commit meanwhile (they used to
+queue behind the whole batch), and the write-back rewrites only rows whose payload is still
+the one read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from chatkit.types import AssistantMessageContent, AssistantMessageItem
+
+from chatkit_onprem.config import load_settings
+from chatkit_onprem.context import RequestContext
+from chatkit_onprem.crypto.rotation import ROTATE_DEK, KeyJobs
+from chatkit_onprem.residency.jobs import JobContext
+from chatkit_onprem.services import Services
+from chatkit_onprem.store import reencrypt
+from tests.residency.support import admin_config
+from tests.residency.test_key_rotation import write_threads
+from tests.support.server import ServerProcess
+
+pytestmark = pytest.mark.backends("duckdb", "postgres")
+
+THREAD, ITEMS = "thr_edit1", 120
+ACME_USER = RequestContext(tenant="acme", user="user1")
+
+
+@pytest.fixture
+def config_path(make_server: Callable[..., ServerProcess]) -> Iterator[Any]:
+    server = make_server(
+        admin_config(crypto={"rotation_batch_rows": 40, "rotation_duty_cycle": 1.0}), start=False
+    )
+    write_threads(server, [("user1", THREAD, [f"original {n} " * 10 for n in range(ITEMS)])])
+    yield server.config_path
+
+
+def _edited(item_id: str) -> AssistantMessageItem:
+    return AssistantMessageItem(
+        id=item_id,
+        thread_id=THREAD,
+        created_at=datetime.now(UTC),
+        content=[AssistantMessageContent(text=f"edited meanwhile {item_id}")],
+    )
+
+
+def test_an_edit_made_while_its_batch_is_resealed_is_kept(
+    config_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_side = Services.build(load_settings(config_path, check_production=False))
+    postgres = job_side.db.dialect == "postgres"
+    other_worker = (
+        Services.build(load_settings(config_path, check_production=False)) if postgres else job_side
+    )
+    edited: list[str] = []
+    real_reseal = KeyJobs._reseal
+
+    def reseal_while_another_worker_edits(
+        self: KeyJobs, table: str, plaintext: bool, keys: Any, batch: Any
+    ) -> Any:
+        if table == "items" and not edited:
+            # The first and the last item of the batch just read, edited and committed by the other worker.
+            for row in (batch[0], batch[-1]):
+                item_id = row.key[1]
+                future = asyncio.run_coroutine_threadsafe(
+                    other_worker.store.save_item(THREAD, _edited(item_id), ACME_USER), loop
+                )
+                future.result(timeout=30)
+                edited.append(item_id)
+        return real_reseal(self, table, plaintext, keys, batch)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(KeyJobs, "_reseal", reseal_while_another_worker_edits)
+
+    async def rotate() -> dict[str, Any]:
+        job = await job_side.jobs.submit(ROTATE_DEK, {}, "test")
+        record = await job_side.job_rows.claim("worker-a", 60.0, [ROTATE_DEK])
+        assert record is not None and record.id == job.id
+        return await job_side.jobs.handlers[ROTATE_DEK](
+            JobContext(record, job_side.job_rows, "worker-a", 60.0)
+        )
+
+    async def read_back() -> dict[str, str]:
+        texts = {}
+        for n in range(ITEMS):
+            item = await job_side.store.load_item(THREAD, f"msg_edit1_{n}", ACME_USER)
+            assert isinstance(item, AssistantMessageItem)
+            texts[item.id] = item.content[0].text
+        return texts
+
+    def stale(cur: Any) -> int:
+        return sum(reencrypt.count_stale(cur, t, plaintext=False) for t in reencrypt.TABLES)
+
+    loop = asyncio.new_event_loop()
+    try:
+        result = loop.run_until_complete(rotate())
+        texts = loop.run_until_complete(read_back())
+        left = loop.run_until_complete(job_side.db.read(stale))
+    finally:
+        loop.close()
+        if postgres:
+            other_worker.db.close()
+        job_side.db.close()
+
+    assert len(edited) == 2, edited
+    for item_id in edited:
+        assert texts[item_id] == f"edited meanwhile {item_id}", "the other worker's edit was overwritten"
+    untouched = [text for item_id, text in texts.items() if item_id not in edited]
+    assert untouched == [f"original {n} " * 10 for n in range(ITEMS) if f"msg_edit1_{n}" not in edited]
+    # The edits were sealed under the new primary by their writer: the job rewrote the others.
+    assert result["items_reencrypted"] == ITEMS - len(edited), result
+    assert left == 0
