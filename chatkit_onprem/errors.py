@@ -18,11 +18,16 @@ from chatkit.errors import CustomStreamError
 from chatkit.store import NotFoundError
 from pydantic import ValidationError
 
+from chatkit_onprem.crypto.deks import KeyUnavailableError
 from chatkit_onprem.crypto.envelope import IntegrityFailure, MissingKeyError
 from chatkit_onprem.store.database import DatabaseClosedError, StorageFullError
 
 MESSAGE_LIMIT = 500
 STORAGE_FULL_MESSAGE = StorageFullError.MESSAGE
+SUBJECT_ERASED_MESSAGE = (
+    "this account's data was erased by an administrator (its keys were destroyed): "
+    "nothing new can be stored for it"
+)
 
 
 class ApiError(Exception):
@@ -106,6 +111,12 @@ def classify(exc: BaseException, request_id: str = "") -> ClientError:
     if isinstance(exc, IntegrityFailure):
         # Stored data that does not authenticate: never shown, never a plain internal error.
         return ClientError(502, "integrity_check_failed", short(str(exc)))
+    if isinstance(exc, KeyUnavailableError):
+        # A write for a subject whose keys were destroyed (erased; the ledger keeps it so), or
+        # whose KEK version is missing. Reads never get here: shredded content reads as deleted.
+        if exc.shredded:
+            return ClientError(403, "subject_erased", SUBJECT_ERASED_MESSAGE)
+        return ClientError(503, "key_unavailable", short(str(exc)), allow_retry=True)
     if isinstance(exc, MissingKeyError):
         return ClientError(503, "key_unavailable", short(str(exc)), allow_retry=True)
     if isinstance(exc, DatabaseClosedError):

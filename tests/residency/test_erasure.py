@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 
 from tests.residency.support import admin_config, cli, cli_json, data_dir, query, raw_bytes, wait_jobs_idle
-from tests.support.client import ChatKitClient
+from tests.support.client import ChatKitClient, text_input
 from tests.uploads.support import upload_direct
 
 
@@ -78,3 +78,26 @@ def test_a_hold_blocks_destroying_keys(make_server) -> None:
     refused = cli(server, "keys", "destroy", "--tenant", "acme", "--user", "alice", "--confirm")
     assert refused.returncode == 2 and held["id"] in refused.stderr and "LIT-7" in refused.stderr
     assert len(alice.call("threads.list", {})["data"]) == 1
+
+
+def test_an_erased_user_who_writes_again_gets_a_clear_refusal(make_server, tmp_path) -> None:
+    """Their keys are destroyed for good: new content cannot be sealed for them. This used to
+    answer "an internal error occurred" (an unmapped KeyUnavailableError from the sealer)."""
+    server = make_server(admin_config())
+    alice, bob = ChatKitClient(server.url, user="alice"), ChatKitClient(server.url, user="bob")
+    alice.create_thread("before the erasure")
+    cli_json(server, "keys", "destroy", "--tenant", "acme", "--user", "alice", "--confirm")
+
+    events = alice.stream("threads.create", {"input": text_input("after the erasure")})
+    errors = [e for e in events if e.type == "error"]
+    assert errors and errors[0].code == "custom" and "was erased by an administrator" in errors[0].message, (
+        events
+    )
+    assert not errors[0].allow_retry
+    upload = upload_direct(alice, "late.txt", b"late words\n", "text/plain")
+    assert upload.status_code == 403, upload.text
+    assert upload.json()["error"]["code"] == "subject_erased"
+    assert alice.call("threads.list", {})["data"] == [], "nothing half-written"
+    bob.create_thread("bob is unaffected")  # asserts a thread.created event
+    assert b"after the erasure" not in raw_bytes(data_dir(server))
+    assert "internal_error" not in server.log()
