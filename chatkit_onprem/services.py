@@ -8,6 +8,7 @@ from pathlib import Path
 
 from chatkit_onprem.auth import ApiKeyStore, Authenticator
 from chatkit_onprem.blobs import BlobBackend, blob_backend
+from chatkit_onprem.blobs.base import BlobUnavailableError
 from chatkit_onprem.chat.attachments import OnPremAttachmentStore
 from chatkit_onprem.chat.previews import PreviewLinks, PreviewSigner
 from chatkit_onprem.chat.protocol import ChatKitEndpoint, StreamRegistry
@@ -39,7 +40,7 @@ from chatkit_onprem.store.blob_objects import BlobObjects
 from chatkit_onprem.store.data_keys import DataKeyRows
 from chatkit_onprem.store.holds import HoldRows
 from chatkit_onprem.store.jobs import JobRows
-from chatkit_onprem.store.ledger import LedgerRows
+from chatkit_onprem.store.ledger import Erasure, LedgerRows
 from chatkit_onprem.store.rates import RateRows
 from chatkit_onprem.store.reencrypt import plaintext_left_sync
 from chatkit_onprem.store.thread_leases import ThreadLeases
@@ -80,6 +81,7 @@ class Services:
     exporter: Exporter
     retention: Retention
     _drain: asyncio.Future[int] | None = field(default=None, init=False)
+    _ledger_merge: asyncio.Task[None] | None = field(default=None, init=False)
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -90,7 +92,7 @@ class Services:
             blobs = blob_backend(settings)
             kek = load_kek(settings)
             check_kek(kek)
-            ledger = ErasureLedger(settings.resolve(settings.crypto.erasure_ledger), LedgerRows(db))
+            ledger = ErasureLedger(settings.resolve(settings.crypto.erasure_ledger), LedgerRows(db), blobs)
             ledger.load()
             data_keys = DataKeys(
                 kek,
@@ -210,7 +212,27 @@ class Services:
     async def start_background(self) -> None:
         """Jobs: resume what a previous process left, re-apply erasures a restored backup undid,
         encrypt what an earlier release wrote in plaintext."""
-        for erasure in self.ledger.reapply:
+        try:
+            self.ledger.reapply += await self.ledger.merge_object_copy()
+        except BlobUnavailableError as exc:
+            log.warning(
+                "erasure ledger: the object store's copy could not be read; retrying in the background",
+                error=str(exc)[:200],
+            )
+            self._ledger_merge = asyncio.create_task(self._merge_ledger_copy_when_reachable())
+        await self._reapply(self.ledger.reapply)
+        self.ledger.reapply = []
+        if await self.job_rows.active_of_kind(ENCRYPT_PLAINTEXT) is None and await self.db.read(
+            plaintext_left_sync
+        ):
+            await self.jobs.submit(ENCRYPT_PLAINTEXT, {}, "start-up")
+        self.jobs.start()
+        self.retention.start(self.jobs, self.job_rows)
+        self.exporter.start(self.job_rows)
+
+    async def _reapply(self, erasures: list[Erasure]) -> None:
+        """Queue a purge for each erasure a restored backup undid (keys destroyed again, data gone)."""
+        for erasure in erasures:
             scope = {"scope": erasure.scope, "tenant": erasure.tenant, "user": erasure.user}
             if erasure.scope == "before":
                 scope = {
@@ -220,14 +242,17 @@ class Services:
                 }
             params = {**scope, "actor": "erasure-ledger", "reapply_erasure_id": erasure.id}
             await self.jobs.submit(PURGE, params, "erasure-ledger")
-        self.ledger.reapply = []
-        if await self.job_rows.active_of_kind(ENCRYPT_PLAINTEXT) is None and await self.db.read(
-            plaintext_left_sync
-        ):
-            await self.jobs.submit(ENCRYPT_PLAINTEXT, {}, "start-up")
-        self.jobs.start()
-        self.retention.start(self.jobs, self.job_rows)
-        self.exporter.start(self.job_rows)
+
+    async def _merge_ledger_copy_when_reachable(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.server.dependency_check_seconds)
+            try:
+                missing = await self.ledger.merge_object_copy()
+            except BlobUnavailableError:
+                continue
+            await self._reapply(missing)
+            log.info("erasure ledger: the object store's copy merged", reapplied=len(missing))
+            return
 
     def begin_shutdown(self) -> None:
         """On SIGTERM: stop taking streams, give running ones the grace period, then cancel them."""
@@ -241,6 +266,8 @@ class Services:
         self.begin_shutdown()
         assert self._drain is not None
         cancelled = await self._drain
+        if self._ledger_merge is not None:
+            self._ledger_merge.cancel()
         await self.retention.stop()
         await self.exporter.stop()
         if self.thread_leases is not None:

@@ -50,6 +50,11 @@ class BlobBackend(Protocol):
         """How many versions and delete markers of ``key`` exist (0 when none)."""
         ...
 
+    async def keys(self, prefix: str) -> list[str]:
+        """The keys of the current objects whose key starts with ``prefix`` (a small listing:
+        the erasure ledger's copy, not the uploads)."""
+        ...
+
     async def prune_versions(self, key: str) -> int:
         """Remove every version of ``key`` but the newest (after re-encrypting an object in place);
         return how many went. A backend that keeps no versions removes nothing."""

@@ -65,6 +65,17 @@ class LocalBlobBackend:
         path = self._path(key)
         return 1 if await anyio.to_thread.run_sync(path.exists) else 0
 
+    async def keys(self, prefix: str) -> list[str]:
+        folder = self._path(prefix.rpartition("/")[0]) if "/" in prefix else self.root  # walk only there
+
+        def walk() -> list[str]:
+            if not folder.is_dir():
+                return []
+            found = (p.relative_to(self.root).as_posix() for p in folder.rglob("*") if p.is_file())
+            return sorted(k for k in found if k.startswith(prefix) and not k.startswith(".incoming/"))
+
+        return await anyio.to_thread.run_sync(walk)
+
     async def prune_versions(self, key: str) -> int:
         return 0  # a file replaced in place keeps no older version
 

@@ -204,6 +204,13 @@ class S3BlobBackend:
 
         return await self._call(count)
 
+    async def keys(self, prefix: str) -> list[str]:
+        def listing() -> list[str]:
+            found = self.client.list_objects(self.bucket, prefix=prefix, recursive=True)
+            return sorted(str(o.object_name) for o in found if o.object_name and not o.is_delete_marker)
+
+        return await self._call(listing)
+
     async def prune_versions(self, key: str) -> int:
         """Remove older versions and delete markers of ``key``, keeping the newest version."""
 

@@ -2,32 +2,43 @@
 
 Crypto-shredding destroys a subject's data keys, but a backup of the database taken
 before the erasure still holds those keys, wrapped by a KEK that still exists. So
-every erasure is written twice: to the ``erasure_ledger`` table and, with an fsync,
-to an append-only JSON-lines file outside the data (``crypto.erasure_ledger``; keep it
-on storage that is not restored with the data). At start-up the two are merged and
-re-applied: a subject erased in either is never unwrapped again (``erased``), and
-whatever a restored backup brought back is destroyed and purged.
+every erasure is written three times: to the ``erasure_ledger`` table; with an fsync, to
+an append-only JSON-lines file outside the data (``crypto.erasure_ledger``; keep it on
+storage that is not restored with the data); and as one small object per erasure in the
+object store (``erasure-ledger/<id>.json``), which every replica shares, so a pod with no
+volume of its own (the chart's PostgreSQL mode) still learns of every erasure. At
+start-up the three are merged and re-applied: a subject erased in any is never unwrapped
+again (``erased``), and whatever a restored backup brought back is destroyed and purged.
+Entries hold ids and dates only, never content.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import threading
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+from chatkit_onprem.blobs.base import BlobBackend, BlobNotFoundError
 from chatkit_onprem.logging import get_logger
 from chatkit_onprem.store.database import Cursor
 from chatkit_onprem.store.ledger import Erasure, LedgerRows
 
 log = get_logger(__name__)
 
+OBJECT_PREFIX = "erasure-ledger/"
+_ENTRY_BYTES = 4096  # an entry is ids and dates: far less
+
 
 class ErasureLedger:
-    def __init__(self, path: Path, rows: LedgerRows) -> None:
+    def __init__(self, path: Path, rows: LedgerRows, objects: BlobBackend) -> None:
         self.path = path
         self.rows = rows
+        self.objects = objects
         self._lock = threading.Lock()
         self._users: set[tuple[str, str]] = set()
         self._tenants: set[str] = set()
@@ -80,6 +91,53 @@ class ErasureLedger:
         self.reapply = missing_in_table
         return missing_in_table
 
+    async def merge_object_copy(self) -> list[Erasure]:
+        """Merge the object store's copy (async, at start-up, once the store is up); return the
+        erasures neither the database nor the file had, which the caller re-applies. Entries
+        the copy lacks (an erasure made while it was unreachable) are written to it.
+
+        Raises ``BlobUnavailableError`` while the store is unreachable: the caller retries."""
+        copied: dict[str, Erasure] = {}
+        for key in await self.objects.keys(OBJECT_PREFIX):
+            try:
+                body = b"".join([chunk async for chunk in self.objects.get(key)])
+                entry = _entry(json.loads(body))
+            except BlobNotFoundError:
+                continue  # removed between the listing and the read
+            except (ValueError, KeyError, TypeError):
+                log.error("erasure ledger: unreadable object skipped", key=key)
+                continue
+            copied[entry.id] = entry
+        missing_here = [e for i, e in copied.items() if i not in self.entries]
+        for entry in [e for i, e in self.entries.items() if i not in copied]:
+            await self.publish(entry)
+        if missing_here:
+            log.warning(
+                "erasure ledger: the object store's copy holds erasures this database and ledger "
+                "file lack (restored from a backup?); they are re-applied",
+                entries=len(missing_here),
+            )
+
+            def write(cur: Cursor) -> None:
+                for entry in missing_here:
+                    self.rows.insert_sync(cur, entry)
+
+            for entry in missing_here:
+                await asyncio.to_thread(self._append, entry)
+                self._learn(entry)
+            await self.rows.db.write(write)
+        return missing_here
+
+    async def publish(self, entry: Erasure) -> None:
+        """Write ``entry`` to the object store's copy (before the keys are destroyed: an erasure
+        the copy holds but that did not happen is re-applied, which is what was asked)."""
+        body = json.dumps(entry.as_json(), sort_keys=True).encode()
+
+        async def chunks() -> AsyncIterator[bytes]:
+            yield body
+
+        await self.objects.put(f"{OBJECT_PREFIX}{entry.id}.json", chunks(), max_bytes=_ENTRY_BYTES)
+
     def record_sync(self, cur: Cursor, entry: Erasure) -> None:
         """On the writer thread, in the transaction that destroys the keys: file first (fsync)."""
         self._append(entry)
@@ -94,16 +152,7 @@ class ErasureLedger:
             if not line.strip():
                 continue
             try:
-                data = json.loads(line)
-                entry = Erasure(
-                    id=str(data["id"]),
-                    scope=str(data["scope"]),
-                    tenant=str(data["tenant"]),
-                    user=data.get("user"),
-                    before_month=data.get("before_month"),
-                    erased_at=datetime.fromisoformat(data["erased_at"]),
-                    actor=str(data.get("actor", "")),
-                )
+                entry = _entry(json.loads(line))
             except (ValueError, KeyError, TypeError):
                 log.error("erasure ledger: unreadable line skipped", path=str(self.path), line=number)
                 continue
@@ -118,6 +167,19 @@ class ErasureLedger:
                 out.write(json.dumps(entry.as_json(), sort_keys=True) + "\n")
                 out.flush()
                 os.fsync(out.fileno())
+
+
+def _entry(data: dict[str, Any]) -> Erasure:
+    """An entry from its JSON form (the file's lines, the object store's objects)."""
+    return Erasure(
+        id=str(data["id"]),
+        scope=str(data["scope"]),
+        tenant=str(data["tenant"]),
+        user=data.get("user"),
+        before_month=data.get("before_month"),
+        erased_at=datetime.fromisoformat(data["erased_at"]),
+        actor=str(data.get("actor", "")),
+    )
 
 
 def new_erasure(scope: str, tenant: str, user: str | None, before_month: str | None, actor: str) -> Erasure:

@@ -281,6 +281,9 @@ class Purger:
             actor,
         )
 
+        if record:
+            await self.ledger.publish(entry)  # the shared copy first: every replica learns of it
+
         def write(cur: Cursor) -> list[tuple[str, str, str]]:
             destroyed = destroy_sync(cur, where[0], where[1])
             if record:

@@ -1,0 +1,102 @@
+"""The erasure ledger's copy in the object store: a replica with no ledger file of its own (the
+chart's PostgreSQL mode mounts no volume) still re-applies an erasure a restored database undid.
+
+Before this copy existed, such a pod started on a restored database unwrapped the erased
+user's keys again: the database's ledger table was restored with the data, and the ledger
+file lived only on the pod that made the erasure.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from minio.versioningconfig import ENABLED, VersioningConfig
+
+from tests.residency.support import admin_config, cli_json, data_dir, query, wait_jobs_idle
+from tests.support.client import ChatKitClient
+from tests.support.server import ServerProcess
+from tests.uploads.support import MotoS3, s3_config, upload_direct
+
+pytestmark = pytest.mark.backends("duckdb", "postgres")
+
+
+def _backup(server: ServerProcess, tmp_path: Path) -> Any:
+    """A copy of the stopped server's database: the data folder (DuckDB) or a cloned database."""
+    store = server.config.get("store", {})
+    if store.get("backend") != "postgres":
+        backup = tmp_path / "backup"
+        shutil.copytree(data_dir(server), backup)
+        return backup
+    import psycopg
+
+    dsn = store["postgres"]["dsn"]
+    base, _, name = dsn.rpartition("/")
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}_backup" TEMPLATE "{name}"')
+    return f"{base}/{name}_backup"
+
+
+def _restore_on_a_new_pod(server: ServerProcess, backup: Any, ledger: Path) -> None:
+    """The stopped server comes back on the backup, with a ledger file that starts empty."""
+    if isinstance(backup, Path):
+        shutil.rmtree(data_dir(server))
+        shutil.copytree(backup, data_dir(server))
+    else:
+        server.config["store"]["postgres"]["dsn"] = backup
+    server.config["crypto"]["erasure_ledger"] = str(ledger)
+    server.config_path.write_text(yaml.safe_dump(server.config))
+
+
+def test_a_pod_without_the_ledger_file_learns_an_erasure_from_the_object_store(
+    make_server, moto: MotoS3, tmp_path: Path
+) -> None:
+    bucket = f"ledger-copy-{uuid.uuid4().hex[:8]}"  # the module shares one moto server
+    moto.client().make_bucket(bucket)
+    moto.client().set_bucket_versioning(bucket, VersioningConfig(ENABLED))
+    config = {**admin_config(crypto={"erasure_ledger": str(tmp_path / "pod-a" / "erasure.jsonl")})}
+    config.update(s3_config(moto, bucket))
+    server = make_server(config)
+    alice, bob = ChatKitClient(server.url, user="alice"), ChatKitClient(server.url, user="bob")
+    a_thread, _ = alice.create_thread("alice wrote this")
+    upload = upload_direct(alice, "a.txt", b"alice's file\n" * 20, "text/plain").json()
+    b_thread, _ = bob.create_thread("bob wrote this")
+    server.stop()
+    backup = _backup(server, tmp_path)  # taken before the erasure
+    server.start()
+
+    done = cli_json(server, "keys", "destroy", "--tenant", "acme", "--user", "alice", "--confirm")
+    assert done["state"] == "done" and done["result"]["keys_destroyed"] == 1, done
+    copies = [o.object_name for o in moto.client().list_objects(bucket, prefix="erasure-ledger/")]
+    assert len(copies) == 1, copies
+    entry = json.loads(moto.client().get_object(bucket, copies[0]).read())
+    assert (entry["scope"], entry["tenant"], entry["user"]) == ("user", "acme", "alice")
+    assert set(entry) == {"id", "scope", "tenant", "user", "before_month", "erased_at", "actor"}, "ids only"
+    server.stop()
+
+    # Another pod, on the restored database, with no ledger file of its own.
+    new_ledger = tmp_path / "pod-b" / "erasure.jsonl"
+    _restore_on_a_new_pod(server, backup, new_ledger)
+    [(state,)] = query(server, "SELECT state FROM data_keys WHERE user_id = 'alice'")
+    assert state == "active", "the restored database holds alice's wrapped key again"
+    server.start()
+    # Unreadable at once: the copy is merged before the server takes requests ...
+    assert alice.call("threads.list", {})["data"] == []
+    assert alice.post("threads.get_by_id", {"thread_id": a_thread}).status_code == 404
+    assert alice.http.get(f"/files/{upload['id']}").status_code == 404
+    # ... and purged by re-applying it, while bob is intact.
+    jobs = wait_jobs_idle(server)
+    reapplied = [j for j in jobs if j["kind"] == "residency.purge" and j["created_by"] == "erasure-ledger"]
+    assert reapplied and reapplied[0]["state"] == "done", jobs
+    assert [t["id"] for t in bob.call("threads.list", {})["data"]] == [b_thread]
+    assert "bob wrote this" in str(bob.call("items.list", {"thread_id": b_thread}))
+    assert "alice" in new_ledger.read_text(), "the new pod's file learned the erasure too"
+    server.stop()
+    assert query(server, "SELECT count(*) FROM threads WHERE user_id = 'alice'") == [(0,)]
+    assert query(server, "SELECT state FROM data_keys WHERE user_id = 'alice'") == [("destroyed",)]
+    assert query(server, "SELECT scope, user_id FROM erasure_ledger") == [("user", "alice")]
