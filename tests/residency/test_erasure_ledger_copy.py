@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -53,14 +55,18 @@ def _restore_on_a_new_pod(server: ServerProcess, backup: Any, ledger: Path) -> N
     server.config_path.write_text(yaml.safe_dump(server.config))
 
 
+@pytest.mark.parametrize("store_down_at_start", [False, True], ids=["store-up", "store-down-at-start"])
 def test_a_pod_without_the_ledger_file_learns_an_erasure_from_the_object_store(
-    make_server, moto: MotoS3, tmp_path: Path
+    make_server, moto: MotoS3, tmp_path: Path, store_down_at_start: bool
 ) -> None:
+    """With the store down when the new pod starts, the pod starts anyway and merges the copy
+    (then purges) as soon as the store answers: it retries every dependency check."""
     bucket = f"ledger-copy-{uuid.uuid4().hex[:8]}"  # the module shares one moto server
     moto.client().make_bucket(bucket)
     moto.client().set_bucket_versioning(bucket, VersioningConfig(ENABLED))
     config = {**admin_config(crypto={"erasure_ledger": str(tmp_path / "pod-a" / "erasure.jsonl")})}
     config.update(s3_config(moto, bucket))
+    config["server"] = {"dependency_check_seconds": 0.5}
     server = make_server(config)
     alice, bob = ChatKitClient(server.url, user="alice"), ChatKitClient(server.url, user="bob")
     a_thread, _ = alice.create_thread("alice wrote this")
@@ -84,7 +90,16 @@ def test_a_pod_without_the_ledger_file_learns_an_erasure_from_the_object_store(
     _restore_on_a_new_pod(server, backup, new_ledger)
     [(state,)] = query(server, "SELECT state FROM data_keys WHERE user_id = 'alice'")
     assert state == "active", "the restored database holds alice's wrapped key again"
-    server.start()
+    if store_down_at_start:
+        moto.stop()
+        try:
+            server.start()
+            assert "could not be read; retrying" in server.log()
+        finally:
+            moto.start()  # the same port; its objects survive
+        _wait_until(lambda: alice.call("threads.list", {})["data"] == [])
+    else:
+        server.start()
     # Unreadable at once: the copy is merged before the server takes requests ...
     assert alice.call("threads.list", {})["data"] == []
     assert alice.post("threads.get_by_id", {"thread_id": a_thread}).status_code == 404
@@ -100,3 +115,10 @@ def test_a_pod_without_the_ledger_file_learns_an_erasure_from_the_object_store(
     assert query(server, "SELECT count(*) FROM threads WHERE user_id = 'alice'") == [(0,)]
     assert query(server, "SELECT state FROM data_keys WHERE user_id = 'alice'") == [("destroyed",)]
     assert query(server, "SELECT scope, user_id FROM erasure_ledger") == [("user", "alice")]
+
+
+def _wait_until(condition: Callable[[], bool], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "not within the timeout"
+        time.sleep(0.2)
