@@ -403,14 +403,16 @@ class OnPremAttachmentStore(AttachmentStore[RequestContext]):
         user: str,
         has_preview: bool,
         keys: SubjectKeys | None,
-        record: Callable[[str], Awaitable[None]],
+        record: Callable[[str], Awaitable[bool]],
     ) -> str | None:
         """Rewrite an object (and its preview) under ``keys`` (None: the owner's current month),
         then drop the object's older versions. Returns the new key reference, or None when the
         object is gone or its key was destroyed (nothing left to protect).
 
         ``record(key reference)`` writes the new reference (``store.blob_objects.set_key_ref_sync``:
-        the key job commits its progress in the same transaction)."""
+        the key job commits its progress in the same transaction) and says whether the object
+        is still stored. If it was deleted meanwhile, what this wrote is removed: a deleted (or
+        purged) file never comes back."""
         context = system_context(tenant, user)
         key_ref = None
         for suffix, purpose in (("", "blob"), (".preview", "preview")):
@@ -435,12 +437,18 @@ class OnPremAttachmentStore(AttachmentStore[RequestContext]):
             await self.blobs.put(key, _once(bytes(sealed)), max_bytes=len(sealed))
             await self.blobs.prune_versions(key)
             key_ref = encryptor.key_ref
-        if key_ref is not None:
-            await record(key_ref)
+        if key_ref is not None and not await record(key_ref):
+            key = object_key(context, attachment_id)
+            await self.blobs.delete(key)
+            await self.blobs.delete(key + ".preview")
+            return None
         return key_ref
 
     # --- deletion -------------------------------------------------------
     async def _delete_objects(self, attachment_id: str, context: RequestContext) -> None:
+        """Every version of the object and its preview; the row is marked ``deleting`` first, so a
+        key job rewriting the object meanwhile removes what it wrote (``store.blob_objects``)."""
+        await self.objects.mark_deleting([attachment_id], context)
         key = object_key(context, attachment_id)
         await self.blobs.delete(key)
         await self.blobs.delete(key + ".preview")

@@ -342,15 +342,17 @@ class KeyJobs:
 
     async def _record_object(
         self, ctx: JobContext, attachment_id: str, result: dict[str, Any], key_ref: str
-    ) -> None:
-        """An object's new key reference, committed with its count and a resume point after it."""
+    ) -> bool:
+        """An object's new key reference, committed with its count and a resume point after it;
+        False (nothing counted) if the object was deleted meanwhile."""
 
-        def write(cur: Cursor) -> tuple[None, Progress]:
-            set_key_ref_sync(cur, attachment_id, key_ref)
-            result["objects_reencrypted"] = result.get("objects_reencrypted", 0) + 1
-            return None, Progress(cursor={"phase": "blobs", "after": attachment_id, "result": result})
+        def write(cur: Cursor) -> tuple[bool, Progress]:
+            stored = set_key_ref_sync(cur, attachment_id, key_ref)
+            if stored:
+                result["objects_reencrypted"] = result.get("objects_reencrypted", 0) + 1
+            return stored, Progress(cursor={"phase": "blobs", "after": attachment_id, "result": result})
 
-        await ctx.commit(write)
+        return await ctx.commit(write)
 
 
 def _replace_page(

@@ -32,6 +32,7 @@ from chatkit_onprem.logging import get_logger
 from chatkit_onprem.residency.jobs import JobContext, JobFailedError, Progress
 from chatkit_onprem.residency.ledger import ErasureLedger, new_erasure
 from chatkit_onprem.store import purge as sql
+from chatkit_onprem.store.blob_objects import mark_deleting_sync
 from chatkit_onprem.store.chatkit_store import DuckDBStore
 from chatkit_onprem.store.data_keys import count_active_sync, destroy_sync
 from chatkit_onprem.store.database import Cursor, Database
@@ -308,6 +309,7 @@ class Purger:
             return
         ids = [a[0] for a in attachments]
         sizes = await self.db.read(partial(_sizes, ids))
+        await self.db.write(partial(mark_deleting_sync, attachment_ids=ids))  # before the first delete
         removed = 0
         for attachment_id, tenant, user in attachments:
             key = object_key(system_context(tenant, user), attachment_id)

@@ -1,7 +1,11 @@
 """Upload bookkeeping: the ``blob_objects`` table (quota, orphans, preview owner, key used).
 
 A ``pending`` row reserves quota before any byte is stored and names what to clean
-up if the upload never completes; ``stored`` rows are objects that exist.
+up if the upload never completes; ``stored`` rows are objects that exist; ``deleting``
+rows are objects being removed (marked before the first delete, forgotten after the
+last). The mark is what a key job that rewrites an object in place checks when it records
+the new key (``set_key_ref_sync``): a row no longer ``stored`` means the object was deleted
+meanwhile, and the job removes what it wrote, so a deleted file never comes back.
 Every statement is scoped to the owner, except the two housekeeping reads
 (``owner_of`` for a signed preview link, ``orphans``), which return owners.
 """
@@ -121,6 +125,20 @@ class BlobObjects:
             for r in await self.db.read(query)
         ]
 
+    async def mark_deleting(self, attachment_ids: list[str], context: RequestContext) -> None:
+        """Before the objects' first delete (see the module docstring)."""
+        if not attachment_ids:
+            return
+
+        def write(cur: Cursor) -> None:
+            cur.execute(
+                "UPDATE blob_objects SET state = 'deleting' WHERE attachment_id = ANY(CAST(? AS VARCHAR[]))"
+                " AND tenant = ? AND user_id = ?",
+                [attachment_ids, context.tenant, context.user],
+            )
+
+        await self.db.write(write)
+
     async def forget(self, attachment_ids: list[str], context: RequestContext) -> None:
         if not attachment_ids:
             return
@@ -175,6 +193,21 @@ def _used(cur: Cursor, context: RequestContext) -> int:
     return int(row[0]) if row else 0
 
 
-def set_key_ref_sync(cur: Cursor, attachment_id: str, key_ref: str) -> None:
-    """Which key an object is sealed under now (after re-encryption), in the caller's transaction."""
-    cur.execute("UPDATE blob_objects SET key_id = ? WHERE attachment_id = ?", [key_ref, attachment_id])
+def set_key_ref_sync(cur: Cursor, attachment_id: str, key_ref: str) -> bool:
+    """Which key an object is sealed under now (after re-encryption), in the caller's transaction.
+
+    False when the object is no longer ``stored`` (deleted meanwhile): what the caller wrote
+    must be removed."""
+    row = cur.execute(
+        "UPDATE blob_objects SET key_id = ? WHERE attachment_id = ? AND state = 'stored' RETURNING 1",
+        [key_ref, attachment_id],
+    ).fetchone()
+    return row is not None
+
+
+def mark_deleting_sync(cur: Cursor, attachment_ids: list[str]) -> None:
+    """``BlobObjects.mark_deleting`` for admin jobs (purges, retention), which act on any owner."""
+    cur.execute(
+        "UPDATE blob_objects SET state = 'deleting' WHERE attachment_id = ANY(CAST(? AS VARCHAR[]))",
+        [attachment_ids],
+    )

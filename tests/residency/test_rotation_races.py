@@ -1,13 +1,18 @@
-"""A row another writer changes while a DEK rotation re-encrypts it keeps that writer's text.
+"""A DEK rotation racing the requests that change what it rewrites: the request always wins.
 
-It edits items of the batch the job has just read, before the job writes the batch back.
-On PostgreSQL the writer is a second ``Services`` (its own connection and writer, as another
-worker process has); the job used to read, reseal and write back in one transaction that
-held no lock on what it read, and its write-back put the old text back over the edit (a lost
-write). On DuckDB, where one process owns the file, it is a request of the same process:
-the batch is now resealed off the writer thread, so requests commit meanwhile (they used to
-queue behind the whole batch), and the write-back rewrites only rows whose payload is still
-the one read.
+* A row edited while its batch is resealed keeps the edit. The job reads a batch, reseals it
+  and writes it back; an edit lands in between. On PostgreSQL the editor is a second
+  ``Services`` (its own connection and writer, as another worker process has): the job used
+  to read, reseal and write back in one transaction that held no lock on what it read, and
+  its write-back put the old text back over the edit (a lost write). On DuckDB, where one
+  process owns the file, it is a request of the same process: the batch is now resealed off
+  the writer thread, so requests commit meanwhile, and the write-back rewrites only rows
+  whose payload is still the one read.
+* A file deleted while the job rewrites its object stays deleted. The job fetches the
+  object, seals it under the new key and puts it back; the delete lands before the put. The
+  put used to bring the deleted file back (a new object version, no bookkeeping row: no
+  purge or sweep would ever find it). Now a delete marks the row first, and the job removes
+  what it wrote when it finds the row no longer stored.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import Any
 import pytest
 from chatkit.types import AssistantMessageContent, AssistantMessageItem
 
+from chatkit_onprem.blobs.base import object_key
 from chatkit_onprem.config import load_settings
 from chatkit_onprem.context import RequestContext
 from chatkit_onprem.crypto.rotation import ROTATE_DEK, KeyJobs
@@ -119,3 +125,47 @@ def test_an_edit_made_while_its_batch_is_resealed_is_kept(
     # The edits were sealed under the new primary by their writer: the job rewrote the others.
     assert result["items_reencrypted"] == ITEMS - len(edited), result
     assert left == 0
+
+
+async def _chunks(data: bytes) -> Any:
+    yield data
+
+
+def test_a_file_deleted_while_its_object_is_rewritten_stays_deleted(
+    config_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services = Services.build(load_settings(config_path, check_production=False))
+    deleted: list[str] = []
+    real_put = services.blobs.put
+
+    async def put_after_the_user_deleted_it(key: str, chunks: Any, *, max_bytes: int) -> int:
+        victim = ids[0]
+        if victim in key and not deleted:
+            await services.attachments.delete_attachment(victim, ACME_USER)  # the user's request
+            deleted.append(victim)
+        return await real_put(key, chunks, max_bytes=max_bytes)
+
+    async def upload_then_rotate() -> tuple[dict[str, Any], list[int]]:
+        for n in range(3):
+            attachment = await services.attachments.create_direct(
+                f"note{n}.txt", "text/plain", _chunks(b"a private note\n" * 10), ACME_USER
+            )
+            ids.append(attachment.id)
+        monkeypatch.setattr(services.blobs, "put", put_after_the_user_deleted_it)
+        job = await services.jobs.submit(ROTATE_DEK, {}, "test")
+        record = await services.job_rows.claim("worker-a", 60.0, [ROTATE_DEK])
+        assert record is not None and record.id == job.id
+        result = await services.jobs.handlers[ROTATE_DEK](
+            JobContext(record, services.job_rows, "worker-a", 60.0)
+        )
+        keys = [object_key(ACME_USER, attachment_id) for attachment_id in ids]
+        return result, [await services.blobs.versions(key) for key in keys]
+
+    ids: list[str] = []
+    try:
+        result, versions = asyncio.run(upload_then_rotate())
+    finally:
+        services.db.close()
+    assert deleted == [ids[0]]
+    assert versions == [0, 1, 1], "the deleted file's object came back"
+    assert result["objects_reencrypted"] == 2, result
