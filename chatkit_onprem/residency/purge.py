@@ -222,14 +222,18 @@ class Purger:
             return Progress(records, saved())
 
         if state["phase"] == "threads":
+            honour_holds = not reapplied  # an erasure re-applied after a restore already happened
             while batch := await self.db.read(
-                lambda cur: sql.next_threads(cur, scope, _THREAD_BATCH, exclude_held=retention)
+                lambda cur: sql.next_threads(cur, scope, _THREAD_BATCH, honour_holds=honour_holds)
             ):
                 ids = [thread_id for thread_id, _, _ in batch]
 
                 def delete(cur: Cursor, ids: list[str] = ids) -> tuple[list[tuple[str, str, str]], Progress]:
-                    deleted, attachments = sql.delete_threads(cur, thread_ids=ids)
+                    deleted, attachments = sql.delete_threads(
+                        cur, thread_ids=ids, scope=scope, dialect=self.db.dialect, honour_holds=honour_holds
+                    )
                     counts.add(deleted)
+                    counts.skipped_held_threads += deleted.skipped_held_threads
                     return attachments, Progress(len(ids) + len(attachments), saved())
 
                 attachments = await ctx.commit(delete)

@@ -97,16 +97,20 @@ class Retention:
                 scope = PurgeScope("older_than", tenant=tenant, older_than=threads_cut)
                 counts, _ = await self.db.read(partial(sql.preview, scope=scope, exclude_held=True))
                 result["skipped_held_threads"] = counts.skipped_held_threads
-                while batch := await self.db.read(
-                    partial(sql.next_threads, scope=scope, limit=_BATCH, exclude_held=True)
-                ):
+                while batch := await self.db.read(partial(sql.next_threads, scope=scope, limit=_BATCH)):
                     ids = [t[0] for t in batch]
 
                     def delete(
-                        cur: Cursor, ids: list[str] = ids, result: dict[str, Any] = result
+                        cur: Cursor,
+                        ids: list[str] = ids,
+                        result: dict[str, Any] = result,
+                        scope: PurgeScope = scope,
                     ) -> tuple[list[tuple[str, str, str]], Progress]:
-                        deleted, attachments = sql.delete_threads(cur, thread_ids=ids)
+                        deleted, attachments = sql.delete_threads(
+                            cur, thread_ids=ids, scope=scope, dialect=self.db.dialect
+                        )
                         result["threads"] += deleted.threads
+                        result["skipped_held_threads"] += deleted.skipped_held_threads
                         result["items"] += deleted.items
                         result["uploads"] += len(attachments)
                         return attachments, Progress(len(ids), saved())

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from chatkit_onprem.store.database import Cursor
+from chatkit_onprem.store.database import Cursor, Dialect
 
 ScopeKind = Literal["user", "tenant", "thread", "older_than", "before"]
 
@@ -158,21 +158,47 @@ def preview(cur: Cursor, scope: PurgeScope, *, exclude_held: bool = False) -> tu
 
 
 def next_threads(
-    cur: Cursor, scope: PurgeScope, limit: int, *, exclude_held: bool = False
+    cur: Cursor, scope: PurgeScope, limit: int, *, honour_holds: bool = True
 ) -> list[tuple[str, str, str]]:
-    """(thread id, tenant, user) of the next batch to delete."""
+    """(thread id, tenant, user) of the next batch to delete: no held thread unless told (a purge
+    refuses to start on held subjects; a hold placed while it runs wins, see ``delete_threads``;
+    only the re-application of an erasure that already happened passes ``honour_holds=False``)."""
     where, args = scope.threads_where()
     rows = cur.execute(
-        f"SELECT t.id, t.tenant, t.user_id FROM threads t WHERE {where}{_held(exclude_held)} LIMIT ?",
+        f"SELECT t.id, t.tenant, t.user_id FROM threads t WHERE {where}{_held(honour_holds)} LIMIT ?",
         [*args, limit],
     ).fetchall()
     return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
 
 
-def delete_threads(cur: Cursor, *, thread_ids: list[str]) -> tuple[PurgeCounts, list[tuple[str, str, str]]]:
+def delete_threads(
+    cur: Cursor, *, thread_ids: list[str], scope: PurgeScope, dialect: Dialect, honour_holds: bool = True
+) -> tuple[PurgeCounts, list[tuple[str, str, str]]]:
     """Delete threads with everything in them (one transaction); return counts and the
-    (attachment id, tenant, user) whose objects must go next."""
-    counts = PurgeCounts()
+    (attachment id, tenant, user) whose objects must go next.
+
+    Only the threads still in ``scope`` and under no hold now: the batch was chosen on a
+    reader, and since then a thread may have been written to (an ``older_than`` scope: an
+    active conversation is not old) or put under a hold (which always wins; counted in
+    ``skipped_held_threads``). PostgreSQL locks the rows it keeps, so a request's write to one
+    waits for this transaction instead of landing in between."""
+    where, args = scope.threads_where()
+    lock = " FOR UPDATE OF t" if dialect == "postgres" else ""
+    in_scope = [
+        str(r[0])
+        for r in cur.execute(
+            f"SELECT t.id FROM threads t WHERE t.id = ANY(CAST(? AS VARCHAR[])) AND {where}{lock}",
+            [thread_ids, *args],
+        ).fetchall()
+    ]
+    thread_ids = [
+        str(r[0])
+        for r in cur.execute(
+            f"SELECT t.id FROM threads t WHERE t.id = ANY(CAST(? AS VARCHAR[])){_held(honour_holds)}",
+            [in_scope],
+        ).fetchall()
+    ]
+    counts = PurgeCounts(skipped_held_threads=len(in_scope) - len(thread_ids))
     attachments = [
         (str(r[0]), str(r[1]), str(r[2]))
         for r in cur.execute(

@@ -1,0 +1,105 @@
+"""A retention run racing the requests and holds that change what it deletes.
+
+A batch of threads is chosen on a reader and deleted on the writer. In between, a user
+writes to one of them (it is no longer old) and an admin puts another under a legal hold.
+The delete used to remove the batch by id alone: the active conversation and the held
+thread both went. Now the delete re-checks the scope and the holds in its own transaction,
+and the hold is counted in ``skipped_held_threads``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from chatkit.types import ThreadMetadata
+
+from chatkit_onprem.config import load_settings
+from chatkit_onprem.context import RequestContext
+from chatkit_onprem.ids import new_id
+from chatkit_onprem.residency.jobs import JobContext
+from chatkit_onprem.residency.retention import RETENTION
+from chatkit_onprem.services import Services
+from chatkit_onprem.store import purge as purge_sql
+from chatkit_onprem.store.holds import Hold
+from tests.residency.support import admin_config
+from tests.residency.test_key_rotation import write_threads
+from tests.support.server import ServerProcess
+
+pytestmark = pytest.mark.backends("duckdb", "postgres")
+
+THREADS = [f"thr_old{n}" for n in range(6)]
+
+
+@pytest.fixture
+def services(make_server: Callable[..., ServerProcess]) -> Iterator[Services]:
+    server = make_server(
+        admin_config(retention={"interval_seconds": 0, "policies": {"acme": {"thread_max_age_days": 1}}}),
+        start=False,
+    )
+    write_threads(server, [("user1", thread_id, [f"words of {thread_id}"] * 3) for thread_id in THREADS])
+    built = Services.build(load_settings(server.config_path, check_production=False))
+    try:
+        yield built
+    finally:
+        built.db.close()
+
+
+def test_retention_spares_a_thread_written_to_or_held_after_its_batch_was_chosen(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = RequestContext(tenant="acme", user="user1")
+    touched: list[str] = []
+    real_next_threads = purge_sql.next_threads
+
+    def next_threads_then_a_write_and_a_hold(*args: Any, **kwargs: Any) -> Any:
+        batch = real_next_threads(*args, **kwargs)  # on a reader thread
+        if batch and not touched:
+            active, held = batch[0][0], batch[1][0]
+            meta = ThreadMetadata(id=active, created_at=datetime.now(UTC), title="still talking")
+            hold = Hold(
+                new_id("hold"),
+                "acme",
+                None,
+                held,
+                "LIT-9",
+                "court order",
+                datetime.now(UTC),
+                "admin",
+                None,
+                None,
+            )
+            for request in (services.store.save_thread(meta, user), services.holds.create(hold)):
+                asyncio.run_coroutine_threadsafe(request, loop).result(timeout=30)
+            touched.extend([active, held])
+        return batch
+
+    monkeypatch.setattr(purge_sql, "next_threads", next_threads_then_a_write_and_a_hold)
+
+    async def run_retention() -> tuple[dict[str, Any], list[str]]:
+        # Threads idle since before now are past the policy's day.
+        at = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+        job = await services.jobs.submit(RETENTION, {"at": at}, "test")
+        record = await services.job_rows.claim("worker-a", 60.0, [RETENTION])
+        assert record is not None and record.id == job.id
+        result = await services.jobs.handlers[RETENTION](
+            JobContext(record, services.job_rows, "worker-a", 60.0)
+        )
+        left = await services.db.read(
+            lambda cur: cur.execute("SELECT id FROM threads ORDER BY id").fetchall()
+        )
+        return result, [str(r[0]) for r in left]
+
+    loop = asyncio.new_event_loop()
+    try:
+        result, left = loop.run_until_complete(run_retention())
+    finally:
+        loop.close()
+    assert len(touched) == 2, touched
+    assert left == sorted(touched), "the active conversation or the held thread was deleted"
+    (tenant,) = result["tenants"]
+    assert tenant["threads"] == len(THREADS) - 2, tenant
+    assert tenant["skipped_held_threads"] == 1, tenant
