@@ -305,15 +305,27 @@ class Purger:
         ctx: JobContext,
         attachments: list[tuple[str, str, str]],
         counted: Callable[[int, int], Progress],
+        *,
+        honour_holds: bool = False,
     ) -> None:
         """Every version and delete marker of each object and preview, then their rows, in one
         transaction with the progress ``counted(objects removed, attachment records deleted)``
-        gives (a job's count and resume point agree with what is gone)."""
+        gives (a job's count and resume point agree with what is gone).
+
+        ``honour_holds``: uploads an active hold covers by now are left (retention chose them
+        on a reader; a hold placed since wins)."""
         if not attachments:
             return
+
+        def mark(cur: Cursor) -> set[str]:
+            held = sql.held_uploads(cur, [a[0] for a in attachments]) if honour_holds else set()
+            mark_deleting_sync(cur, [a[0] for a in attachments if a[0] not in held])
+            return held
+
+        held = await self.db.write(mark)  # the rows are marked before the first object delete
+        attachments = [a for a in attachments if a[0] not in held]
         ids = [a[0] for a in attachments]
         sizes = await self.db.read(partial(_sizes, ids))
-        await self.db.write(partial(mark_deleting_sync, attachment_ids=ids))  # before the first delete
         removed = 0
         for attachment_id, tenant, user in attachments:
             key = object_key(system_context(tenant, user), attachment_id)

@@ -123,7 +123,7 @@ class Retention:
                 while batch := await self.db.read(
                     partial(sql.old_uploads, tenant=tenant, cutoff=uploads_cut, limit=_BATCH)
                 ):
-                    await self.purger.delete_objects(ctx, batch, uploads_counted)
+                    await self.purger.delete_objects(ctx, batch, uploads_counted, honour_holds=True)
             if threads_cut is not None or uploads_cut is not None:
                 state["results"].append(result)
             state["done_tenants"].append(tenant)

@@ -327,19 +327,36 @@ def tenants_with_data(cur: Cursor) -> list[str]:
     return sorted(str(r[0]) for r in rows.fetchall())
 
 
-def old_uploads(cur: Cursor, tenant: str, cutoff: datetime, limit: int) -> list[tuple[str, str, str]]:
-    """Uploads of ``tenant`` created before ``cutoff`` whose thread no active hold covers."""
+def _upload_held() -> str:
+    """A SQL condition on an ``attachments`` row ``a``: true when an active hold covers it (its
+    thread's, or its owner's or tenant's)."""
     from chatkit_onprem.store.holds import held_thread_filter
 
+    return (
+        "(EXISTS (SELECT 1 FROM threads t WHERE t.id = a.thread_id AND "
+        + held_thread_filter()
+        + ") OR EXISTS (SELECT 1 FROM holds h WHERE h.released_at IS NULL AND h.tenant = a.tenant"
+        " AND h.thread_id IS NULL AND (h.user_id IS NULL OR h.user_id = a.user_id)))"
+    )
+
+
+def old_uploads(cur: Cursor, tenant: str, cutoff: datetime, limit: int) -> list[tuple[str, str, str]]:
+    """Uploads of ``tenant`` created before ``cutoff`` whose thread no active hold covers."""
     rows = cur.execute(
         "SELECT a.id, a.tenant, a.user_id FROM attachments a WHERE a.tenant = ? AND a.created_at < ?"
-        " AND NOT EXISTS (SELECT 1 FROM threads t WHERE t.id = a.thread_id AND "
-        + held_thread_filter()
-        + ") AND NOT EXISTS (SELECT 1 FROM holds h WHERE h.released_at IS NULL AND h.tenant = a.tenant"
-        " AND h.thread_id IS NULL AND (h.user_id IS NULL OR h.user_id = a.user_id)) LIMIT ?",
+        f" AND NOT {_upload_held()} LIMIT ?",
         [tenant, cutoff, limit],
     ).fetchall()
     return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+
+def held_uploads(cur: Cursor, attachment_ids: list[str]) -> set[str]:
+    """Which of these uploads an active hold covers now (re-checked before their objects go)."""
+    rows = cur.execute(
+        f"SELECT a.id FROM attachments a WHERE a.id = ANY(CAST(? AS VARCHAR[])) AND {_upload_held()}",
+        [attachment_ids],
+    ).fetchall()
+    return {str(r[0]) for r in rows}
 
 
 def count_old_uploads(cur: Cursor, tenant: str, cutoff: datetime) -> int:

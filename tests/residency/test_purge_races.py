@@ -4,7 +4,9 @@ A batch of threads is chosen on a reader and deleted on the writer. In between, 
 writes to one of them (it is no longer old) and an admin puts another under a legal hold.
 The delete used to remove the batch by id alone: the active conversation and the held
 thread both went. Now the delete re-checks the scope and the holds in its own transaction,
-and the hold is counted in ``skipped_held_threads``.
+and the hold is counted in ``skipped_held_threads``. Old uploads likewise: a hold placed
+after their batch was chosen used to come too late; the rows are now re-checked when they
+are marked for deletion, before the first object goes.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 import pytest
 from chatkit.types import ThreadMetadata
 
+from chatkit_onprem.blobs.base import object_key
 from chatkit_onprem.config import load_settings
 from chatkit_onprem.context import RequestContext
 from chatkit_onprem.ids import new_id
@@ -37,7 +40,12 @@ THREADS = [f"thr_old{n}" for n in range(6)]
 @pytest.fixture
 def services(make_server: Callable[..., ServerProcess]) -> Iterator[Services]:
     server = make_server(
-        admin_config(retention={"interval_seconds": 0, "policies": {"acme": {"thread_max_age_days": 1}}}),
+        admin_config(
+            retention={
+                "interval_seconds": 0,
+                "policies": {"acme": {"thread_max_age_days": 1, "upload_max_age_days": 1}},
+            }
+        ),
         start=False,
     )
     write_threads(server, [("user1", thread_id, [f"words of {thread_id}"] * 3) for thread_id in THREADS])
@@ -103,3 +111,66 @@ def test_retention_spares_a_thread_written_to_or_held_after_its_batch_was_chosen
     (tenant,) = result["tenants"]
     assert tenant["threads"] == len(THREADS) - 2, tenant
     assert tenant["skipped_held_threads"] == 1, tenant
+
+
+async def _chunks(data: bytes) -> Any:
+    yield data
+
+
+def test_retention_spares_uploads_held_after_their_batch_was_chosen(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Uploads never attached to a message, past the policy's age; their owner is put under a
+    hold between the batch's read and its deletion."""
+    user = RequestContext(tenant="acme", user="user9")
+    held: list[str] = []
+    real_old_uploads = purge_sql.old_uploads
+
+    def old_uploads_then_a_hold(*args: Any, **kwargs: Any) -> Any:
+        batch = real_old_uploads(*args, **kwargs)
+        if batch and not held:
+            hold = Hold(
+                new_id("hold"),
+                "acme",
+                "user9",
+                None,
+                "LIT-10",
+                "court order",
+                datetime.now(UTC),
+                "admin",
+                None,
+                None,
+            )
+            asyncio.run_coroutine_threadsafe(services.holds.create(hold), loop).result(timeout=30)
+            held.append(hold.id)
+        return batch
+
+    async def upload_then_retain() -> list[int]:
+        ids = []
+        for n in range(2):
+            attachment = await services.attachments.create_direct(
+                f"old{n}.txt", "text/plain", _chunks(b"kept for the court\n"), user
+            )
+            ids.append(attachment.id)
+        monkeypatch.setattr(purge_sql, "old_uploads", old_uploads_then_a_hold)
+        monkeypatch.setattr(purge_sql, "next_threads", lambda *a, **k: [])  # uploads only
+        at = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+        job = await services.jobs.submit(RETENTION, {"at": at}, "test")
+        record = await services.job_rows.claim("worker-a", 60.0, [RETENTION])
+        assert record is not None and record.id == job.id
+        await services.jobs.handlers[RETENTION](JobContext(record, services.job_rows, "worker-a", 60.0))
+        return [await services.blobs.versions(object_key(user, i)) for i in ids]
+
+    loop = asyncio.new_event_loop()
+    try:
+        versions = loop.run_until_complete(upload_then_retain())
+        records = loop.run_until_complete(
+            services.db.read(
+                lambda cur: cur.execute("SELECT count(*) FROM attachments WHERE user_id = 'user9'").fetchall()
+            )
+        )
+    finally:
+        loop.close()
+    assert held, "the hold was placed"
+    assert versions == [1, 1], "a held upload's object was deleted"
+    assert records == [(2,)]
