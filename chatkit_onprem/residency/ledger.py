@@ -129,8 +129,9 @@ class ErasureLedger:
         return missing_here
 
     async def publish(self, entry: Erasure) -> None:
-        """Write ``entry`` to the object store's copy (before the keys are destroyed: an erasure
-        the copy holds but that did not happen is re-applied, which is what was asked)."""
+        """Write ``entry`` to the object store's copy, after the erasure committed (an entry for an
+        erasure that did not happen, refused by a hold, would be re-applied at the next start).
+        Idempotent; ``merge_object_copy`` writes whatever a crash or an outage left out."""
         body = json.dumps(entry.as_json(), sort_keys=True).encode()
 
         async def chunks() -> AsyncIterator[bytes]:

@@ -25,6 +25,7 @@ from functools import partial
 from typing import Any
 
 from chatkit_onprem.blobs import BlobBackend, object_key
+from chatkit_onprem.blobs.base import BlobUnavailableError
 from chatkit_onprem.chat.attachments import system_context
 from chatkit_onprem.crypto.deks import DataKeys
 from chatkit_onprem.errors import ApiError
@@ -201,12 +202,12 @@ class Purger:
             if ctx.total is None:
                 plan = await self.db.read(lambda cur: sql.preview(cur, scope, exclude_held=retention))
                 await ctx.report(total=plan[0].threads + plan[0].attachments, cursor=state)
+            actor = str(ctx.params.get("actor", ""))
             destroyed = await self._destroy_keys(
-                scope, str(ctx.params.get("actor", "")), record=not reapplied
+                ctx, scope, actor, record=not reapplied, honour_holds=not skip_holds
             )
             counts.extra = {}
             state = {"phase": "threads", "counts": counts.public(), "keys_destroyed": destroyed}
-            await ctx.report(cursor=state)
 
         def saved() -> dict[str, Any]:
             """The state with the counts so far: what each batch's commit records."""
@@ -274,30 +275,56 @@ class Purger:
             return sql.stray_rows(cur, scope.before_month, scope.tenant, _OBJECT_BATCH)
         return sql.loose_attachments(cur, scope, _OBJECT_BATCH)
 
-    async def _destroy_keys(self, scope: PurgeScope, actor: str, *, record: bool = True) -> int:
+    async def _destroy_keys(
+        self, ctx: JobContext, scope: PurgeScope, actor: str, *, record: bool, honour_holds: bool
+    ) -> int:
+        """Destroy the subject's data keys and record the erasure, in one transaction that also
+        commits the job's move to its next phase; return how many keys went.
+
+        Holds are checked again inside that transaction: the job's first check was a read, and
+        a hold placed since must still stop the erasure. The object store's copy of the ledger
+        entry is written after the commit (an entry for an erasure a hold refused would be
+        re-applied at the next start); if that write does not happen, every start-up writes
+        the entries the copy lacks."""
         where = keys_where(scope)
-        if where is None:
-            return 0
-        entry = new_erasure(
-            "user" if scope.kind == "user" else "tenant" if scope.kind == "tenant" else "before",
-            scope.tenant or "*",
-            scope.user,
-            scope.before_month,
-            actor,
+        entry = (
+            new_erasure(
+                "user" if scope.kind == "user" else "tenant" if scope.kind == "tenant" else "before",
+                scope.tenant or "*",
+                scope.user,
+                scope.before_month,
+                actor,
+            )
+            if where is not None and record
+            else None
         )
 
-        if record:
-            await self.ledger.publish(entry)  # the shared copy first: every replica learns of it
-
-        def write(cur: Cursor) -> list[tuple[str, str, str]]:
-            destroyed = destroy_sync(cur, where[0], where[1])
-            if record:
+        def write(cur: Cursor) -> tuple[list[tuple[str, str, str]], Progress]:
+            if honour_holds and (holds := self._holds_sync(cur, scope)):
+                raise HeldError(holds)
+            destroyed = destroy_sync(cur, where[0], where[1]) if where is not None else []
+            if entry is not None:
                 self.ledger.record_sync(cur, entry)  # the file first (fsync), then the table
-            return destroyed
+            state = {"phase": "threads", "counts": PurgeCounts().public(), "keys_destroyed": len(destroyed)}
+            return destroyed, Progress(cursor=state)
 
-        destroyed = await self.db.write(write)
+        try:
+            destroyed = await ctx.commit(write)
+        except HeldError as exc:
+            raise JobFailedError(exc.message) from None
+        if where is None:
+            return 0
         self.keys.forget(destroyed)
-        log.info("data keys destroyed", scope=scope.kind, keys=len(destroyed), erasure_id=entry.id)
+        log.info("data keys destroyed", scope=scope.kind, keys=len(destroyed), erasure_id=entry and entry.id)
+        if entry is not None:
+            try:
+                await self.ledger.publish(entry)
+            except BlobUnavailableError as exc:
+                log.warning(
+                    "erasure ledger: the object store's copy is written at the next start-up",
+                    erasure_id=entry.id,
+                    error=str(exc)[:200],
+                )
         return len(destroyed)
 
     async def delete_objects(

@@ -1,4 +1,4 @@
-"""A retention run racing the requests and holds that change what it deletes.
+"""Purges and retention runs racing the requests and holds that change what they delete.
 
 A batch of threads is chosen on a reader and deleted on the writer. In between, a user
 writes to one of them (it is no longer old) and an admin puts another under a legal hold.
@@ -6,7 +6,9 @@ The delete used to remove the batch by id alone: the active conversation and the
 thread both went. Now the delete re-checks the scope and the holds in its own transaction,
 and the hold is counted in ``skipped_held_threads``. Old uploads likewise: a hold placed
 after their batch was chosen used to come too late; the rows are now re-checked when they
-are marked for deletion, before the first object goes.
+are marked for deletion, before the first object goes. And a purge's key destruction: a
+hold placed between the job's hold check (a read) and the destruction (a write) used to be
+ignored; the destroying transaction now checks again.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from chatkit_onprem.blobs.base import object_key
 from chatkit_onprem.config import load_settings
 from chatkit_onprem.context import RequestContext
 from chatkit_onprem.ids import new_id
-from chatkit_onprem.residency.jobs import JobContext
+from chatkit_onprem.residency.jobs import JobContext, JobFailedError
+from chatkit_onprem.residency.purge import PURGE, Purger
 from chatkit_onprem.residency.retention import RETENTION
 from chatkit_onprem.services import Services
 from chatkit_onprem.store import purge as purge_sql
@@ -174,3 +177,63 @@ def test_retention_spares_uploads_held_after_their_batch_was_chosen(
     assert held, "the hold was placed"
     assert versions == [1, 1], "a held upload's object was deleted"
     assert records == [(2,)]
+
+
+def test_a_hold_placed_after_a_purge_checked_for_holds_still_stops_the_erasure(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The purge checks holds (a read), then destroys the keys (a write). A hold placed in
+    between used to be ignored: the held user's keys were destroyed. Now the destroying
+    transaction checks again and the job fails naming the hold; nothing was erased."""
+    placed: list[str] = []
+    real_holds = Purger._holds_sync
+
+    def holds_then_a_new_hold(self: Purger, cur: Any, scope: Any) -> Any:
+        found = real_holds(self, cur, scope)
+        if not placed:  # the job's first check: on a reader thread, the loop is free
+            hold = Hold(
+                new_id("hold"),
+                "acme",
+                "user1",
+                None,
+                "LIT-11",
+                "court order",
+                datetime.now(UTC),
+                "admin",
+                None,
+                None,
+            )
+            asyncio.run_coroutine_threadsafe(services.holds.create(hold), loop).result(timeout=30)
+            placed.append(hold.id)
+        return found
+
+    monkeypatch.setattr(Purger, "_holds_sync", holds_then_a_new_hold)
+
+    async def purge_user1() -> str:
+        params = {"scope": "user", "tenant": "acme", "user": "user1", "actor": "admin"}
+        job = await services.jobs.submit(PURGE, params, "test")
+        record = await services.job_rows.claim("worker-a", 60.0, [PURGE])
+        assert record is not None and record.id == job.id
+        with pytest.raises(JobFailedError) as refused:
+            await services.jobs.handlers[PURGE](JobContext(record, services.job_rows, "worker-a", 60.0))
+        return str(refused.value)
+
+    loop = asyncio.new_event_loop()
+    try:
+        refusal = loop.run_until_complete(purge_user1())
+        keys = loop.run_until_complete(
+            services.db.read(
+                lambda cur: cur.execute(
+                    "SELECT DISTINCT state FROM data_keys WHERE user_id = 'user1'"
+                ).fetchall()
+            )
+        )
+        ledger = loop.run_until_complete(
+            services.db.read(lambda cur: cur.execute("SELECT count(*) FROM erasure_ledger").fetchall())
+        )
+    finally:
+        loop.close()
+    assert placed and placed[0] in refusal and "LIT-11" in refusal, refusal
+    assert keys == [("active",)], "the held user's keys were destroyed"
+    assert ledger == [(0,)], "an erasure that did not happen was recorded"
+    assert not services.ledger.erased("acme", "user1")
