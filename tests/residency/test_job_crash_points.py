@@ -1,9 +1,12 @@
 """A job's counts and resume point agree with the data, whichever commit a crash follows.
 
-The process is "killed" right after a commit: life 1 after its first write, life 2 after
-its second, and so on, until a life finishes the job. Every life resumes from what the
-previous one committed, as a restarted server would (same database, a fresh job context,
-the key and thread-owner caches emptied).
+The process is "killed" right after a commit: each life after its first write, so that
+every commit point of the job is a crash point once. A life that starts where the last one
+did (its first write recorded no progress, e.g. marking objects before their delete) dies
+one write later, so the job always moves on. Every life resumes from what the previous one
+committed, as a restarted server would (same database, a fresh job context, the key and
+thread-owner caches emptied). Until this session a life k died after its k-th write, which
+left most commit points untried (a purge crashed right after destroying its keys, for one).
 A crash between a batch's commit and its progress report used to leave the batch done
 but uncounted (``done`` one batch short; purge and retention counts short).
 """
@@ -11,6 +14,7 @@ but uncounted (``done`` one batch short; purge and retention counts short).
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -63,22 +67,28 @@ def seeded(make_server: Callable[..., ServerProcess]) -> Iterator[Services]:
 
 
 async def _run_with_crashes(services: Services, kind: str, params: dict[str, Any]) -> tuple[JobRecord, int]:
-    """Run a job to its end, crashing each life one commit later than the last; (final row, lives)."""
+    """Run a job to its end, crashing each life after its first write that moves the job on;
+    (final row, lives)."""
     rows, db = services.job_rows, services.db
     handler = services.jobs.handlers[kind]
     job = await services.jobs.submit(kind, params, "test")
     real_write = db.write
-    for life in range(1, 200):
+    last_start: tuple[Any, ...] | None = None
+    depth = 1
+    for life in range(1, 400):
         owner = f"life{life}"
         record = await rows.claim(owner, 0.0, [kind])  # a zero lease: the next life may claim at once
         assert record is not None and record.id == job.id, record
+        start = (record.done, record.total, json.dumps(record.cursor, sort_keys=True, default=str))
+        depth = depth + 1 if start == last_start else 1  # no progress last life: die one write later
+        last_start = start
         writes = 0
 
-        async def crashing_write(fn: Callable[[Any], Any], life: int = life) -> Any:
+        async def crashing_write(fn: Callable[[Any], Any], depth: int = depth) -> Any:
             nonlocal writes
             value = await real_write(fn)  # committed
             writes += 1
-            if writes == life:
+            if writes == depth:
                 raise Crash
             return value
 
@@ -170,6 +180,7 @@ def test_a_purge_crashed_after_every_commit_reports_exact_counts(
     assert finished.result is not None
     counted = [finished.result[k] for k in ("threads", "items", "attachments", "objects")]
     assert counted == [THREADS, THREADS * ITEMS, uploads, uploads], finished.result
+    assert finished.result["keys_destroyed"] == 1, "the key destroyed is counted, whichever life did it"
     assert finished.done == finished.total, (finished.done, finished.total)
 
 
