@@ -102,4 +102,40 @@ def raw_bytes(folder: Path) -> bytes:
 
 from tests.support.store_query import execute, query  # noqa: E402 - re-exported for the residency tests
 
-__all__ = ["execute", "query"]
+__all__ = ["assert_erasure_reapplied", "execute", "query", "run_job_here"]
+
+
+def assert_erasure_reapplied(
+    server: ServerProcess,
+    erased: Any,
+    kept: Any,
+    *,
+    erased_thread: str,
+    erased_upload: str,
+    kept_thread: str,
+    kept_text: str,
+) -> None:
+    """After a restored database met the erasure ledger: the erased user reads as deleted at once,
+    the re-applied purge finished, and the other user is intact."""
+    assert erased.call("threads.list", {})["data"] == []
+    assert erased.post("threads.get_by_id", {"thread_id": erased_thread}).status_code == 404
+    assert erased.http.get(f"/files/{erased_upload}").status_code == 404
+    jobs = wait_jobs_idle(server)
+    reapplied = [j for j in jobs if j["kind"] == "residency.purge" and j["created_by"] == "erasure-ledger"]
+    assert reapplied and reapplied[0]["state"] == "done", jobs
+    assert [t["id"] for t in kept.call("threads.list", {})["data"]] == [kept_thread]
+    assert kept_text in str(kept.call("items.list", {"thread_id": kept_thread}))
+
+
+async def run_job_here(services: Any, kind: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Submit a job and run its handler in this process (as the runner would), to its result;
+    the handler's exception (e.g. ``JobFailedError``) propagates."""
+    from chatkit_onprem.residency.jobs import JobContext
+
+    job = await services.jobs.submit(kind, params, "test")
+    record = await services.job_rows.claim("worker-a", 60.0, [kind])
+    assert record is not None and record.id == job.id, record
+    result: dict[str, Any] = await services.jobs.handlers[kind](
+        JobContext(record, services.job_rows, "worker-a", 60.0)
+    )
+    return result

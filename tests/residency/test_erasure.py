@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import shutil
 
-from tests.residency.support import admin_config, cli, cli_json, data_dir, query, raw_bytes, wait_jobs_idle
+from tests.residency.support import (
+    admin_config,
+    assert_erasure_reapplied,
+    cli,
+    cli_json,
+    data_dir,
+    query,
+    raw_bytes,
+)
 from tests.support.client import ChatKitClient, text_input
 from tests.uploads.support import upload_direct
 
@@ -36,16 +44,17 @@ def test_destroyed_user_stays_gone_after_restoring_an_older_backup(make_server, 
     [(state,)] = query(server, "SELECT state FROM data_keys WHERE user_id = 'alice'")
     assert state == "active", "the backup holds alice's wrapped key again"
     server.start()
-    # Unreadable at once (the ledger is consulted before any key is unwrapped) ...
-    assert alice.call("threads.list", {})["data"] == []
-    assert alice.post("threads.get_by_id", {"thread_id": a_thread}).status_code == 404
-    assert alice.http.get(f"/files/{upload['id']}").status_code == 404
-    # ... and purged by re-applying the ledger, while bob is intact.
-    jobs = wait_jobs_idle(server)
-    reapplied = [j for j in jobs if j["kind"] == "residency.purge" and j["created_by"] == "erasure-ledger"]
-    assert reapplied and reapplied[0]["state"] == "done", jobs
-    assert [t["id"] for t in bob.call("threads.list", {})["data"]] == [b_thread]
-    assert "bob wrote this" in str(bob.call("items.list", {"thread_id": b_thread}))
+    # Unreadable at once (the ledger is consulted before any key is unwrapped), then purged by
+    # re-applying the ledger, while bob is intact.
+    assert_erasure_reapplied(
+        server,
+        alice,
+        bob,
+        erased_thread=a_thread,
+        erased_upload=upload["id"],
+        kept_thread=b_thread,
+        kept_text="bob wrote this",
+    )
     server.stop()
     assert query(server, "SELECT count(*) FROM threads WHERE user_id = 'alice'") == [(0,)]
     assert query(server, "SELECT state FROM data_keys WHERE user_id = 'alice'") == [("destroyed",)]

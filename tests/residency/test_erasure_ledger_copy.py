@@ -20,7 +20,7 @@ import pytest
 import yaml
 from minio.versioningconfig import ENABLED, VersioningConfig
 
-from tests.residency.support import admin_config, cli_json, data_dir, query, wait_jobs_idle
+from tests.residency.support import admin_config, assert_erasure_reapplied, cli_json, data_dir, query
 from tests.support.client import ChatKitClient
 from tests.support.server import ServerProcess
 from tests.uploads.support import MotoS3, s3_config, upload_direct
@@ -100,16 +100,17 @@ def test_a_pod_without_the_ledger_file_learns_an_erasure_from_the_object_store(
         _wait_until(lambda: alice.call("threads.list", {})["data"] == [])
     else:
         server.start()
-    # Unreadable at once: the copy is merged before the server takes requests ...
-    assert alice.call("threads.list", {})["data"] == []
-    assert alice.post("threads.get_by_id", {"thread_id": a_thread}).status_code == 404
-    assert alice.http.get(f"/files/{upload['id']}").status_code == 404
-    # ... and purged by re-applying it, while bob is intact.
-    jobs = wait_jobs_idle(server)
-    reapplied = [j for j in jobs if j["kind"] == "residency.purge" and j["created_by"] == "erasure-ledger"]
-    assert reapplied and reapplied[0]["state"] == "done", jobs
-    assert [t["id"] for t in bob.call("threads.list", {})["data"]] == [b_thread]
-    assert "bob wrote this" in str(bob.call("items.list", {"thread_id": b_thread}))
+    # Unreadable at once (the copy is merged before the server takes requests), then purged by
+    # re-applying it, while bob is intact.
+    assert_erasure_reapplied(
+        server,
+        alice,
+        bob,
+        erased_thread=a_thread,
+        erased_upload=upload["id"],
+        kept_thread=b_thread,
+        kept_text="bob wrote this",
+    )
     assert "alice" in new_ledger.read_text(), "the new pod's file learned the erasure too"
     server.stop()
     assert query(server, "SELECT count(*) FROM threads WHERE user_id = 'alice'") == [(0,)]

@@ -25,13 +25,13 @@ from chatkit_onprem.blobs.base import object_key
 from chatkit_onprem.config import load_settings
 from chatkit_onprem.context import RequestContext
 from chatkit_onprem.ids import new_id
-from chatkit_onprem.residency.jobs import JobContext, JobFailedError
+from chatkit_onprem.residency.jobs import JobFailedError
 from chatkit_onprem.residency.purge import PURGE, Purger
 from chatkit_onprem.residency.retention import RETENTION
 from chatkit_onprem.services import Services
 from chatkit_onprem.store import purge as purge_sql
 from chatkit_onprem.store.holds import Hold
-from tests.residency.support import admin_config
+from tests.residency.support import admin_config, run_job_here
 from tests.residency.test_key_rotation import write_threads
 from tests.support.server import ServerProcess
 
@@ -71,18 +71,7 @@ def test_retention_spares_a_thread_written_to_or_held_after_its_batch_was_chosen
         if batch and not touched:
             active, held = batch[0][0], batch[1][0]
             meta = ThreadMetadata(id=active, created_at=datetime.now(UTC), title="still talking")
-            hold = Hold(
-                new_id("hold"),
-                "acme",
-                None,
-                held,
-                "LIT-9",
-                "court order",
-                datetime.now(UTC),
-                "admin",
-                None,
-                None,
-            )
+            hold = _hold(user=None, thread_id=held, case="LIT-9")
             for request in (services.store.save_thread(meta, user), services.holds.create(hold)):
                 asyncio.run_coroutine_threadsafe(request, loop).result(timeout=30)
             touched.extend([active, held])
@@ -93,12 +82,7 @@ def test_retention_spares_a_thread_written_to_or_held_after_its_batch_was_chosen
     async def run_retention() -> tuple[dict[str, Any], list[str]]:
         # Threads idle since before now are past the policy's day.
         at = (datetime.now(UTC) + timedelta(days=1)).isoformat()
-        job = await services.jobs.submit(RETENTION, {"at": at}, "test")
-        record = await services.job_rows.claim("worker-a", 60.0, [RETENTION])
-        assert record is not None and record.id == job.id
-        result = await services.jobs.handlers[RETENTION](
-            JobContext(record, services.job_rows, "worker-a", 60.0)
-        )
+        result = await run_job_here(services, RETENTION, {"at": at})
         left = await services.db.read(
             lambda cur: cur.execute("SELECT id FROM threads ORDER BY id").fetchall()
         )
@@ -114,6 +98,13 @@ def test_retention_spares_a_thread_written_to_or_held_after_its_batch_was_chosen
     (tenant,) = result["tenants"]
     assert tenant["threads"] == len(THREADS) - 2, tenant
     assert tenant["skipped_held_threads"] == 1, tenant
+
+
+def _hold(*, user: str | None, thread_id: str | None, case: str) -> Hold:
+    """A legal hold in tenant acme, as ``admin holds create`` makes it."""
+    return Hold(
+        new_id("hold"), "acme", user, thread_id, case, "court order", datetime.now(UTC), "admin", None, None
+    )
 
 
 async def _chunks(data: bytes) -> Any:
@@ -132,18 +123,7 @@ def test_retention_spares_uploads_held_after_their_batch_was_chosen(
     def old_uploads_then_a_hold(*args: Any, **kwargs: Any) -> Any:
         batch = real_old_uploads(*args, **kwargs)
         if batch and not held:
-            hold = Hold(
-                new_id("hold"),
-                "acme",
-                "user9",
-                None,
-                "LIT-10",
-                "court order",
-                datetime.now(UTC),
-                "admin",
-                None,
-                None,
-            )
+            hold = _hold(user="user9", thread_id=None, case="LIT-10")
             asyncio.run_coroutine_threadsafe(services.holds.create(hold), loop).result(timeout=30)
             held.append(hold.id)
         return batch
@@ -158,10 +138,7 @@ def test_retention_spares_uploads_held_after_their_batch_was_chosen(
         monkeypatch.setattr(purge_sql, "old_uploads", old_uploads_then_a_hold)
         monkeypatch.setattr(purge_sql, "next_threads", lambda *a, **k: [])  # uploads only
         at = (datetime.now(UTC) + timedelta(days=1)).isoformat()
-        job = await services.jobs.submit(RETENTION, {"at": at}, "test")
-        record = await services.job_rows.claim("worker-a", 60.0, [RETENTION])
-        assert record is not None and record.id == job.id
-        await services.jobs.handlers[RETENTION](JobContext(record, services.job_rows, "worker-a", 60.0))
+        await run_job_here(services, RETENTION, {"at": at})
         return [await services.blobs.versions(object_key(user, i)) for i in ids]
 
     loop = asyncio.new_event_loop()
@@ -191,18 +168,7 @@ def test_a_hold_placed_after_a_purge_checked_for_holds_still_stops_the_erasure(
     def holds_then_a_new_hold(self: Purger, cur: Any, scope: Any) -> Any:
         found = real_holds(self, cur, scope)
         if not placed:  # the job's first check: on a reader thread, the loop is free
-            hold = Hold(
-                new_id("hold"),
-                "acme",
-                "user1",
-                None,
-                "LIT-11",
-                "court order",
-                datetime.now(UTC),
-                "admin",
-                None,
-                None,
-            )
+            hold = _hold(user="user1", thread_id=None, case="LIT-11")
             asyncio.run_coroutine_threadsafe(services.holds.create(hold), loop).result(timeout=30)
             placed.append(hold.id)
         return found
@@ -211,11 +177,8 @@ def test_a_hold_placed_after_a_purge_checked_for_holds_still_stops_the_erasure(
 
     async def purge_user1() -> str:
         params = {"scope": "user", "tenant": "acme", "user": "user1", "actor": "admin"}
-        job = await services.jobs.submit(PURGE, params, "test")
-        record = await services.job_rows.claim("worker-a", 60.0, [PURGE])
-        assert record is not None and record.id == job.id
         with pytest.raises(JobFailedError) as refused:
-            await services.jobs.handlers[PURGE](JobContext(record, services.job_rows, "worker-a", 60.0))
+            await run_job_here(services, PURGE, params)
         return str(refused.value)
 
     loop = asyncio.new_event_loop()

@@ -29,10 +29,9 @@ from chatkit_onprem.blobs.base import object_key
 from chatkit_onprem.config import load_settings
 from chatkit_onprem.context import RequestContext
 from chatkit_onprem.crypto.rotation import ROTATE_DEK, KeyJobs
-from chatkit_onprem.residency.jobs import JobContext
 from chatkit_onprem.services import Services
 from chatkit_onprem.store import reencrypt
-from tests.residency.support import admin_config
+from tests.residency.support import admin_config, run_job_here
 from tests.residency.test_key_rotation import write_threads
 from tests.support.server import ServerProcess
 
@@ -88,12 +87,7 @@ def test_an_edit_made_while_its_batch_is_resealed_is_kept(
     monkeypatch.setattr(KeyJobs, "_reseal", reseal_while_another_worker_edits)
 
     async def rotate() -> dict[str, Any]:
-        job = await job_side.jobs.submit(ROTATE_DEK, {}, "test")
-        record = await job_side.job_rows.claim("worker-a", 60.0, [ROTATE_DEK])
-        assert record is not None and record.id == job.id
-        return await job_side.jobs.handlers[ROTATE_DEK](
-            JobContext(record, job_side.job_rows, "worker-a", 60.0)
-        )
+        return await run_job_here(job_side, ROTATE_DEK, {})
 
     async def read_back() -> dict[str, str]:
         texts = {}
@@ -152,12 +146,7 @@ def test_a_file_deleted_while_its_object_is_rewritten_stays_deleted(
             )
             ids.append(attachment.id)
         monkeypatch.setattr(services.blobs, "put", put_after_the_user_deleted_it)
-        job = await services.jobs.submit(ROTATE_DEK, {}, "test")
-        record = await services.job_rows.claim("worker-a", 60.0, [ROTATE_DEK])
-        assert record is not None and record.id == job.id
-        result = await services.jobs.handlers[ROTATE_DEK](
-            JobContext(record, services.job_rows, "worker-a", 60.0)
-        )
+        result = await run_job_here(services, ROTATE_DEK, {})
         keys = [object_key(ACME_USER, attachment_id) for attachment_id in ids]
         return result, [await services.blobs.versions(key) for key in keys]
 
