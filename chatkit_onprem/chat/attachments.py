@@ -293,7 +293,9 @@ class OnPremAttachmentStore(AttachmentStore[RequestContext]):
             uploaded=True,
             size=size,
         )
-        await self.objects.settle(record.id, size, preview is not None, encryptor.key_ref)
+        if not await self.objects.settle(record.id, size, preview is not None, encryptor.key_ref):
+            # Deleted meanwhile: the caller's clean-up removes what was written; no record comes back.
+            raise ApiError(409, "attachment_deleted", f"attachment {record.id} was deleted during its upload")
         await self.store.save_attachment(updated, context)
         return updated
 

@@ -5,7 +5,9 @@ up if the upload never completes; ``stored`` rows are objects that exist; ``dele
 rows are objects being removed (marked before the first delete, forgotten after the
 last). The mark is what a key job that rewrites an object in place checks when it records
 the new key (``set_key_ref_sync``): a row no longer ``stored`` means the object was deleted
-meanwhile, and the job removes what it wrote, so a deleted file never comes back.
+meanwhile, and the job removes what it wrote, so a deleted file never comes back. An
+upload's ``settle`` likewise only turns a ``pending`` row into ``stored``: an attachment
+deleted while its bytes were arriving is not brought back by the upload's end.
 Every statement is scoped to the owner, except the two housekeeping reads
 (``owner_of`` for a signed preview link, ``orphans``), which return owners.
 """
@@ -86,17 +88,20 @@ class BlobObjects:
 
         return await self.db.write(write)
 
-    async def settle(self, attachment_id: str, size: int, has_preview: bool, key_ref: str) -> None:
-        """The object (and preview) are stored: record their real size and key."""
+    async def settle(self, attachment_id: str, size: int, has_preview: bool, key_ref: str) -> bool:
+        """The object (and preview) are stored: record their real size and key. False when the
+        upload's row is no longer ``pending`` (the attachment was deleted while its bytes were
+        arriving): the caller removes what it wrote."""
 
-        def write(cur: Cursor) -> None:
-            cur.execute(
+        def write(cur: Cursor) -> bool:
+            row = cur.execute(
                 "UPDATE blob_objects SET state = 'stored', size = ?, has_preview = ?, key_id = ?"
-                " WHERE attachment_id = ?",
+                " WHERE attachment_id = ? AND state = 'pending' RETURNING 1",
                 [size, has_preview, key_ref, attachment_id],
-            )
+            ).fetchone()
+            return row is not None
 
-        await self.db.write(write)
+        return await self.db.write(write)
 
     async def stale_keys(self, after: str, limit: int, *, legacy: bool) -> list[StaleObject]:
         """Stored objects to re-encrypt: written with the legacy static key (``legacy``), or under a
