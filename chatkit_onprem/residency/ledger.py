@@ -20,6 +20,7 @@ import os
 import threading
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +68,8 @@ class ErasureLedger:
 
     # --- load and record ------------------------------------------------
     def load(self) -> list[Erasure]:
-        """Merge file and table (blocking, at start-up); return entries the table was missing."""
+        """Merge file and table (blocking, at start-up); return the entries the table was missing
+        (those this process inserted: the ones it re-applies)."""
         from_file = self._read_file()
         from_table = {e.id: e for e in self.rows.all_sync()}
         missing_in_table = [e for i, e in from_file.items() if i not in from_table]
@@ -81,19 +83,18 @@ class ErasureLedger:
                 entries=len(missing_in_table),
             )
 
-            def write(cur: Cursor) -> None:
-                for entry in missing_in_table:
-                    self.rows.insert_sync(cur, entry)
-
-            self.rows.db.write_sync(write)
+            inserted = self.rows.db.write_sync(partial(self._insert_new_sync, missing_in_table))
+        else:
+            inserted = []
         for entry in [*from_table.values(), *missing_in_table]:
             self._learn(entry)
-        self.reapply = missing_in_table
-        return missing_in_table
+        self.reapply = inserted
+        return inserted
 
     async def merge_object_copy(self) -> list[Erasure]:
         """Merge the object store's copy (async, at start-up, once the store is up); return the
-        erasures neither the database nor the file had, which the caller re-applies. Entries
+        erasures neither the database nor the file had (those this process inserted into the
+        table), which the caller re-applies. Entries
         the copy lacks (an erasure made while it was unreachable) are written to it.
 
         Raises ``BlobUnavailableError`` while the store is unreachable: the caller retries."""
@@ -118,15 +119,17 @@ class ErasureLedger:
                 entries=len(missing_here),
             )
 
-            def write(cur: Cursor) -> None:
-                for entry in missing_here:
-                    self.rows.insert_sync(cur, entry)
-
             for entry in missing_here:
                 await asyncio.to_thread(self._append, entry)
                 self._learn(entry)
-            await self.rows.db.write(write)
-        return missing_here
+            return await self.rows.db.write(partial(self._insert_new_sync, missing_here))
+        return []
+
+    def _insert_new_sync(self, entries: list[Erasure], cur: Cursor) -> list[Erasure]:
+        """Insert the entries the table lacks; return those this call inserted. Several processes
+        starting at once on one PostgreSQL database may all find an entry missing: only the one
+        whose insert lands re-applies it, so the purge is queued once."""
+        return [entry for entry in entries if self.rows.insert_sync(cur, entry)]
 
     async def publish(self, entry: Erasure) -> None:
         """Write ``entry`` to the object store's copy, after the erasure committed (an entry for an

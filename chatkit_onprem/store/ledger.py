@@ -44,10 +44,11 @@ class LedgerRows:
 
         return [Erasure(*row) for row in self.db.write_sync(query)]
 
-    def insert_sync(self, cur: Cursor, entry: Erasure) -> None:
-        cur.execute(
+    def insert_sync(self, cur: Cursor, entry: Erasure) -> bool:
+        """Insert ``entry`` unless the table holds it; whether this call inserted it."""
+        row = cur.execute(
             "INSERT INTO erasure_ledger (id, scope, tenant, user_id, before_month, erased_at, actor)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING RETURNING 1",
             [
                 entry.id,
                 entry.scope,
@@ -57,4 +58,5 @@ class LedgerRows:
                 entry.erased_at,
                 entry.actor,
             ],
-        )
+        ).fetchone()
+        return row is not None

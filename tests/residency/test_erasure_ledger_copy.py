@@ -8,6 +8,7 @@ file lived only on the pod that made the erasure.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import time
@@ -20,6 +21,10 @@ import pytest
 import yaml
 from minio.versioningconfig import ENABLED, VersioningConfig
 
+from chatkit_onprem.config import load_settings
+from chatkit_onprem.residency.ledger import new_erasure
+from chatkit_onprem.services import Services
+from chatkit_onprem.store.ledger import Erasure
 from tests.residency.support import admin_config, assert_erasure_reapplied, cli_json, data_dir, query
 from tests.support.client import ChatKitClient
 from tests.support.server import ServerProcess
@@ -123,3 +128,26 @@ def _wait_until(condition: Callable[[], bool], timeout: float = 30) -> None:
     while not condition():
         assert time.monotonic() < deadline, "not within the timeout"
         time.sleep(0.2)
+
+
+@pytest.mark.backends("postgres")
+def test_workers_starting_together_reapply_an_erasure_once(make_server, tmp_path: Path) -> None:
+    """Several processes on one PostgreSQL database each find the object store's entry missing
+    from the table: only the one whose insert lands queues the purge (each used to queue its own)."""
+    server = make_server(admin_config(), start=False)
+    settings = load_settings(server.config_path, check_production=False)
+    workers = [Services.build(settings), Services.build(settings)]
+    entry = new_erasure("user", "acme", "alice", None, "admin")
+
+    async def start_together() -> list[list[Erasure]]:
+        await workers[0].ledger.publish(entry)  # made by a pod whose database was then restored
+        return list(await asyncio.gather(*(w.ledger.merge_object_copy() for w in workers)))
+
+    try:
+        merged = asyncio.run(start_together())
+    finally:
+        for worker in workers:
+            worker.db.close()
+    assert sorted(len(found) for found in merged) == [0, 1], merged
+    assert all(worker.ledger.erased("acme", "alice") for worker in workers)
+    assert query(server, "SELECT id FROM erasure_ledger") == [(entry.id,)]
