@@ -19,7 +19,19 @@ from typing import Annotated, Any
 
 import typer
 
-from chatkit_onprem.cli.client import Connection, client, connect, fail
+from chatkit_onprem.cli.client import Connection, client, fail
+from chatkit_onprem.cli.options import (
+    CaOption,
+    ConfigOption,
+    ConfirmOption,
+    JsonOption,
+    NoWaitOption,
+    OutputOption,
+    TokenFileOption,
+    UrlOption,
+    connected,
+    connection_options,
+)
 from chatkit_onprem.cli.output import emit, follow, job_line, out, pairs, table
 
 admin_app = typer.Typer(help="Administer a running server (through its admin API).", no_args_is_help=True)
@@ -29,22 +41,6 @@ jobs_app = typer.Typer(help="Long-running admin work in the server.", no_args_is
 admin_app.add_typer(api_keys_app, name="api-keys")
 admin_app.add_typer(keys_app, name="keys")
 admin_app.add_typer(jobs_app, name="jobs")
-
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="YAML config file (for URL and token).")
-]
-UrlOption = Annotated[
-    str | None, typer.Option("--url", envvar="CHATKIT_ONPREM_ADMIN_URL", help="Server base URL.")
-]
-TokenFileOption = Annotated[Path | None, typer.Option("--token-file", help="File holding the admin token.")]
-CaOption = Annotated[
-    Path | None, typer.Option("--ca-bundle", help="PEM CA bundle for the server's certificate (internal CA).")
-]
-OutputOption = Annotated[str | None, typer.Option("--output", "-o", help="json or table.")]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (same as --output json).")]
-ConfirmOption = Annotated[bool, typer.Option("--confirm", help="Act; without it this is a dry run.")]
-NoWaitOption = Annotated[bool, typer.Option("--no-wait", help="Queue the job and return at once.")]
-
 
 @admin_app.callback()
 def admin_options(
@@ -57,57 +53,20 @@ def admin_options(
     as_json: JsonOption = False,
 ) -> None:
     """Options given here apply to every verb (a verb's own option wins)."""
-    ctx.obj = {
-        "config": config,
-        "url": url,
-        "token_file": token_file,
-        "ca_bundle": ca_bundle,
-        "output": "json" if as_json else output,
-    }
-
-
-def _conn(
-    ctx: typer.Context,
-    config: Path | None,
-    url: str | None,
-    token_file: Path | None,
-    ca_bundle: Path | None,
-    output: str | None,
-    as_json: bool,
-) -> Connection:
-    base: dict[str, Any] = {}
-    node: typer.Context | None = ctx
-    while node is not None:  # the admin callback's options, inherited by every verb
-        if isinstance(node.obj, dict):
-            base = node.obj
-            break
-        node = node.parent  # type: ignore[assignment]
-    return connect(
-        config=config or base.get("config"),
-        url=url or base.get("url"),
-        token_file=token_file or base.get("token_file"),
-        ca_bundle=ca_bundle or base.get("ca_bundle"),
-        output="json" if as_json else (output or base.get("output") or "table"),
-    )
+    ctx.obj = connection_options(config, url, token_file, ca_bundle, output, as_json)
 
 
 # --- api keys -------------------------------------------------------------------------
 @api_keys_app.command("create")
+@connected
 def api_key_create(
-    ctx: typer.Context,
+    conn: Connection,
     tenant: Annotated[str, typer.Option(help="Tenant the key acts in.")],
     name: Annotated[str, typer.Option(help="What the key is for (shown in listings).")],
     user: Annotated[str | None, typer.Option(help="User id the key acts as (default svc:<name>).")] = None,
     role: Annotated[list[str] | None, typer.Option(help="Role (repeatable): user, admin, auditor.")] = None,
-    config: ConfigOption = None,
-    url: UrlOption = None,
-    token_file: TokenFileOption = None,
-    ca_bundle: CaOption = None,
-    output: OutputOption = None,
-    as_json: JsonOption = False,
 ) -> None:
     """Create a key. Its token is printed once: store it now, it cannot be shown again."""
-    conn = _conn(ctx, config, url, token_file, ca_bundle, output, as_json)
     body = {"tenant": tenant, "name": name, "user": user, "roles": role or ["user"]}
     with client(conn) as api:
         created = api.call("POST", "/api-keys", json=body)
@@ -120,19 +79,13 @@ def api_key_create(
 
 
 @api_keys_app.command("list")
+@connected
 def api_key_list(
-    ctx: typer.Context,
+    conn: Connection,
     tenant: Annotated[str | None, typer.Option(help="Only this tenant's keys.")] = None,
     include_revoked: Annotated[bool, typer.Option("--all", help="Include revoked keys.")] = False,
-    config: ConfigOption = None,
-    url: UrlOption = None,
-    token_file: TokenFileOption = None,
-    ca_bundle: CaOption = None,
-    output: OutputOption = None,
-    as_json: JsonOption = False,
 ) -> None:
     """List keys (never their secrets)."""
-    conn = _conn(ctx, config, url, token_file, ca_bundle, output, as_json)
     params: dict[str, Any] = {"include_revoked": include_revoked}
     if tenant is not None:
         params["tenant"] = tenant
@@ -161,18 +114,12 @@ def api_key_list(
 
 
 @api_keys_app.command("revoke")
+@connected
 def api_key_revoke(
-    ctx: typer.Context,
+    conn: Connection,
     key_id: Annotated[str, typer.Argument(help="The key's id (from 'list').")],
-    config: ConfigOption = None,
-    url: UrlOption = None,
-    token_file: TokenFileOption = None,
-    ca_bundle: CaOption = None,
-    output: OutputOption = None,
-    as_json: JsonOption = False,
 ) -> None:
     """Revoke a key: it stops working at once."""
-    conn = _conn(ctx, config, url, token_file, ca_bundle, output, as_json)
     with client(conn) as api:
         revoked = api.call("POST", f"/api-keys/{key_id}/revoke")
     emit(conn, revoked, lambda r: out.print(f"revoked API key {r['id']} at {r['revoked_at']}"))
@@ -180,17 +127,11 @@ def api_key_revoke(
 
 # --- keys -----------------------------------------------------------------------------
 @keys_app.command("status")
+@connected
 def keys_status(
-    ctx: typer.Context,
-    config: ConfigOption = None,
-    url: UrlOption = None,
-    token_file: TokenFileOption = None,
-    ca_bundle: CaOption = None,
-    output: OutputOption = None,
-    as_json: JsonOption = False,
+    conn: Connection,
 ) -> None:
     """KEK versions and their source, data keys by state and KEK version, rows per key state, jobs."""
-    conn = _conn(ctx, config, url, token_file, ca_bundle, output, as_json)
     with client(conn) as api:
         status = api.call("GET", "/keys")
     emit(conn, status, _render_status)
@@ -233,19 +174,13 @@ def _render_status(status: dict[str, Any]) -> None:
 
 
 @keys_app.command("rotate-kek")
+@connected
 def keys_rotate_kek(
-    ctx: typer.Context,
+    conn: Connection,
     confirm: ConfirmOption = False,
     no_wait: NoWaitOption = False,
-    config: ConfigOption = None,
-    url: UrlOption = None,
-    token_file: TokenFileOption = None,
-    ca_bundle: CaOption = None,
-    output: OutputOption = None,
-    as_json: JsonOption = False,
 ) -> None:
     """Re-wrap every data key under the KEK's primary (creating a new version where the server can)."""
-    conn = _conn(ctx, config, url, token_file, ca_bundle, output, as_json)
     with client(conn) as api:
         answer = api.call("POST", "/keys/rotate-kek", json={"confirm": confirm})
         if not confirm:
@@ -257,23 +192,17 @@ def keys_rotate_kek(
 
 
 @keys_app.command("rotate-dek")
+@connected
 def keys_rotate_dek(
-    ctx: typer.Context,
+    conn: Connection,
     tenant: Annotated[str | None, typer.Option(help="Only this tenant's data keys.")] = None,
     user: Annotated[str | None, typer.Option(help="Only this user's (needs --tenant).")] = None,
     confirm: ConfirmOption = False,
     no_wait: NoWaitOption = False,
-    config: ConfigOption = None,
-    url: UrlOption = None,
-    token_file: TokenFileOption = None,
-    ca_bundle: CaOption = None,
-    output: OutputOption = None,
-    as_json: JsonOption = False,
 ) -> None:
     """New data keys; re-encrypt rows and files under them while serving; drop the old keys."""
     if user is not None and tenant is None:
         fail("--user needs --tenant")
-    conn = _conn(ctx, config, url, token_file, ca_bundle, output, as_json)
     with client(conn) as api:
         answer = api.call(
             "POST", "/keys/rotate-dek", json={"tenant": tenant, "user": user, "confirm": confirm}
@@ -285,27 +214,22 @@ def keys_rotate_dek(
 
 
 @keys_app.command("retire-kek")
+@connected
 def keys_retire_kek(
-    ctx: typer.Context,
+    conn: Connection,
     version: Annotated[str, typer.Argument(help="The KEK version to retire.")],
     confirm: ConfirmOption = False,
-    config: ConfigOption = None,
-    url: UrlOption = None,
-    token_file: TokenFileOption = None,
-    ca_bundle: CaOption = None,
-    output: OutputOption = None,
-    as_json: JsonOption = False,
 ) -> None:
     """Retire a KEK version: refused while any data key or secret is still wrapped by it."""
-    conn = _conn(ctx, config, url, token_file, ca_bundle, output, as_json)
     with client(conn) as api:
         answer = api.call("POST", "/keys/retire-kek", json={"version": version, "confirm": confirm})
     emit(conn, answer, lambda a: pairs("retire-kek" + ("" if confirm else " (dry run)"), a))
 
 
 @keys_app.command("destroy")
+@connected
 def keys_destroy(
-    ctx: typer.Context,
+    conn: Connection,
     tenant: Annotated[
         str | None, typer.Option(help="Tenant whose keys go (with --user: one user's).")
     ] = None,
@@ -316,19 +240,12 @@ def keys_destroy(
     ] = False,
     confirm: ConfirmOption = False,
     no_wait: NoWaitOption = False,
-    config: ConfigOption = None,
-    url: UrlOption = None,
-    token_file: TokenFileOption = None,
-    ca_bundle: CaOption = None,
-    output: OutputOption = None,
-    as_json: JsonOption = False,
 ) -> None:
     """Crypto-shred: destroy data keys (every copy of what they encrypted becomes unreadable), then purge."""
     if before is None and tenant is None:
         fail("say whose keys: --tenant T [--user U], or --before YYYY-MM [--tenant T]")
     if user is not None and tenant is None:
         fail("--user needs --tenant")
-    conn = _conn(ctx, config, url, token_file, ca_bundle, output, as_json)
     body = {"tenant": tenant, "user": user, "before": before, "compact": compact, "confirm": confirm}
     with client(conn) as api:
         answer = api.call("POST", "/keys/destroy", json=body)
@@ -346,17 +263,11 @@ def _dry_run(plan: dict[str, Any], verb: str) -> None:
 
 
 @keys_app.command("jobs")
+@connected
 def keys_jobs(
-    ctx: typer.Context,
-    config: ConfigOption = None,
-    url: UrlOption = None,
-    token_file: TokenFileOption = None,
-    ca_bundle: CaOption = None,
-    output: OutputOption = None,
-    as_json: JsonOption = False,
+    conn: Connection,
 ) -> None:
     """Key jobs (rotation, migration, destruction), newest first."""
-    conn = _conn(ctx, config, url, token_file, ca_bundle, output, as_json)
     with client(conn) as api:
         jobs = api.call("GET", "/keys")["jobs"]
     emit(conn, jobs, _render_jobs)
@@ -384,39 +295,27 @@ def _render_jobs(jobs: list[dict[str, Any]]) -> None:
 
 
 @jobs_app.command("list")
+@connected
 def jobs_list(
-    ctx: typer.Context,
+    conn: Connection,
     active: Annotated[bool, typer.Option("--active", help="Only queued and running jobs.")] = False,
-    config: ConfigOption = None,
-    url: UrlOption = None,
-    token_file: TokenFileOption = None,
-    ca_bundle: CaOption = None,
-    output: OutputOption = None,
-    as_json: JsonOption = False,
 ) -> None:
     """Jobs, newest first."""
-    conn = _conn(ctx, config, url, token_file, ca_bundle, output, as_json)
     with client(conn) as api:
         jobs = api.call("GET", "/jobs", params={"active": active})["data"]
     emit(conn, jobs, _render_jobs)
 
 
 @jobs_app.command("show")
+@connected
 def jobs_show(
-    ctx: typer.Context,
+    conn: Connection,
     job_id: Annotated[str, typer.Argument(help="The job's id.")],
     wait: Annotated[
         bool, typer.Option("--wait", help="Follow it with a progress bar until it ends.")
     ] = False,
-    config: ConfigOption = None,
-    url: UrlOption = None,
-    token_file: TokenFileOption = None,
-    ca_bundle: CaOption = None,
-    output: OutputOption = None,
-    as_json: JsonOption = False,
 ) -> None:
     """One job: progress, rate, ETA, last error, result."""
-    conn = _conn(ctx, config, url, token_file, ca_bundle, output, as_json)
     with client(conn) as api:
         job = api.call("GET", f"/jobs/{job_id}")
         if wait:
@@ -426,18 +325,12 @@ def jobs_show(
 
 
 @jobs_app.command("cancel")
+@connected
 def jobs_cancel(
-    ctx: typer.Context,
+    conn: Connection,
     job_id: Annotated[str, typer.Argument(help="The job's id.")],
-    config: ConfigOption = None,
-    url: UrlOption = None,
-    token_file: TokenFileOption = None,
-    ca_bundle: CaOption = None,
-    output: OutputOption = None,
-    as_json: JsonOption = False,
 ) -> None:
     """Ask a job to stop at its next batch (what it did so far stays done)."""
-    conn = _conn(ctx, config, url, token_file, ca_bundle, output, as_json)
     with client(conn) as api:
         job = api.call("POST", f"/jobs/{job_id}/cancel")
     emit(conn, job, lambda j: out.print(f"cancel requested: {job_line(j)}"))
@@ -449,8 +342,9 @@ def _json_dump(data: Any) -> str:
 
 # --- purge ----------------------------------------------------------------------------
 @admin_app.command("purge")
+@connected
 def purge(
-    ctx: typer.Context,
+    conn: Connection,
     tenant: Annotated[str | None, typer.Option(help="The tenant (alone: the whole tenant).")] = None,
     user: Annotated[str | None, typer.Option(help="One user (needs --tenant).")] = None,
     thread: Annotated[str | None, typer.Option("--thread", help="One thread.")] = None,
@@ -462,12 +356,6 @@ def purge(
     ] = False,
     confirm: ConfirmOption = False,
     no_wait: NoWaitOption = False,
-    config: ConfigOption = None,
-    url: UrlOption = None,
-    token_file: TokenFileOption = None,
-    ca_bundle: CaOption = None,
-    output: OutputOption = None,
-    as_json: JsonOption = False,
 ) -> None:
     """Delete a user, a tenant, a thread or old threads for good (dry run unless --confirm).
 
@@ -476,7 +364,6 @@ def purge(
     """
     if not any((tenant, thread, older_than)):
         fail("a purge needs a scope: --user U --tenant T, --tenant T, --thread ID or --older-than 90d")
-    conn = _conn(ctx, config, url, token_file, ca_bundle, output, as_json)
     body = {
         "tenant": tenant,
         "user": user,
@@ -499,22 +386,16 @@ admin_app.add_typer(holds_app, name="holds")
 
 
 @holds_app.command("create")
+@connected
 def holds_create(
-    ctx: typer.Context,
+    conn: Connection,
     case: Annotated[str, typer.Option(help="Case reference.")],
     reason: Annotated[str, typer.Option(help="Why the data is held.")],
     tenant: Annotated[str | None, typer.Option(help="The tenant (alone: the whole tenant).")] = None,
     user: Annotated[str | None, typer.Option(help="One user (needs --tenant).")] = None,
     thread: Annotated[str | None, typer.Option("--thread", help="One thread.")] = None,
-    config: ConfigOption = None,
-    url: UrlOption = None,
-    token_file: TokenFileOption = None,
-    ca_bundle: CaOption = None,
-    output: OutputOption = None,
-    as_json: JsonOption = False,
 ) -> None:
     """Place a hold: purges and retention refuse or skip what it covers until it is released."""
-    conn = _conn(ctx, config, url, token_file, ca_bundle, output, as_json)
     body = {"tenant": tenant, "user": user, "thread_id": thread, "case": case, "reason": reason}
     with client(conn) as api:
         hold = api.call("POST", "/holds", json=body)
@@ -522,19 +403,13 @@ def holds_create(
 
 
 @holds_app.command("list")
+@connected
 def holds_list(
-    ctx: typer.Context,
+    conn: Connection,
     include_released: Annotated[bool, typer.Option("--all", help="Include released holds.")] = False,
     tenant: Annotated[str | None, typer.Option(help="Only this tenant's holds.")] = None,
-    config: ConfigOption = None,
-    url: UrlOption = None,
-    token_file: TokenFileOption = None,
-    ca_bundle: CaOption = None,
-    output: OutputOption = None,
-    as_json: JsonOption = False,
 ) -> None:
     """Holds in force (or all, with --all)."""
-    conn = _conn(ctx, config, url, token_file, ca_bundle, output, as_json)
     params: dict[str, Any] = {"include_released": include_released}
     if tenant:
         params["tenant"] = tenant
@@ -564,18 +439,12 @@ def holds_list(
 
 
 @holds_app.command("release")
+@connected
 def holds_release(
-    ctx: typer.Context,
+    conn: Connection,
     hold_id: Annotated[str, typer.Argument(help="The hold's id.")],
-    config: ConfigOption = None,
-    url: UrlOption = None,
-    token_file: TokenFileOption = None,
-    ca_bundle: CaOption = None,
-    output: OutputOption = None,
-    as_json: JsonOption = False,
 ) -> None:
     """Release a hold (kept in the list with --all, and in the audit log)."""
-    conn = _conn(ctx, config, url, token_file, ca_bundle, output, as_json)
     with client(conn) as api:
         hold = api.call("POST", f"/holds/{hold_id}/release")
     emit(conn, hold, lambda h: out.print(f"hold {h['id']} released at {h['released_at']}"))
@@ -589,21 +458,15 @@ admin_app.add_typer(retention_app, name="retention")
 
 
 @retention_app.command("run")
+@connected
 def retention_run(
-    ctx: typer.Context,
+    conn: Connection,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show what would be deleted, delete nothing.")
     ] = False,
     no_wait: NoWaitOption = False,
-    config: ConfigOption = None,
-    url: UrlOption = None,
-    token_file: TokenFileOption = None,
-    ca_bundle: CaOption = None,
-    output: OutputOption = None,
-    as_json: JsonOption = False,
 ) -> None:
     """Apply the retention policies now (what the chart's CronJob runs); holds are respected."""
-    conn = _conn(ctx, config, url, token_file, ca_bundle, output, as_json)
     with client(conn) as api:
         answer = api.call("POST", "/retention/run", json={"dry_run": dry_run})
         if dry_run:
@@ -613,17 +476,11 @@ def retention_run(
 
 
 @retention_app.command("show")
+@connected
 def retention_show(
-    ctx: typer.Context,
-    config: ConfigOption = None,
-    url: UrlOption = None,
-    token_file: TokenFileOption = None,
-    ca_bundle: CaOption = None,
-    output: OutputOption = None,
-    as_json: JsonOption = False,
+    conn: Connection,
 ) -> None:
     """The policies in force and what they would delete now."""
-    conn = _conn(ctx, config, url, token_file, ca_bundle, output, as_json)
     with client(conn) as api:
         emit(conn, api.call("GET", "/retention"), _render_retention)
 
@@ -652,20 +509,14 @@ admin_app.add_typer(audit_app, name="audit")
 
 
 @audit_app.command("list")
+@connected
 def audit_list(
-    ctx: typer.Context,
+    conn: Connection,
     since: Annotated[str | None, typer.Option(help="ISO time, e.g. 2026-11-01T00:00:00Z.")] = None,
     actor: Annotated[str | None, typer.Option(help="Only entries by this caller.")] = None,
     limit: Annotated[int, typer.Option(help="At most this many entries.")] = 200,
-    config: ConfigOption = None,
-    url: UrlOption = None,
-    token_file: TokenFileOption = None,
-    ca_bundle: CaOption = None,
-    output: OutputOption = None,
-    as_json: JsonOption = False,
 ) -> None:
     """Audit entries, oldest first."""
-    conn = _conn(ctx, config, url, token_file, ca_bundle, output, as_json)
     params: dict[str, Any] = {"limit": limit}
     if since:
         params["since"] = since
@@ -697,17 +548,11 @@ def audit_list(
 
 
 @audit_app.command("verify")
+@connected
 def audit_verify(
-    ctx: typer.Context,
-    config: ConfigOption = None,
-    url: UrlOption = None,
-    token_file: TokenFileOption = None,
-    ca_bundle: CaOption = None,
-    output: OutputOption = None,
-    as_json: JsonOption = False,
+    conn: Connection,
 ) -> None:
     """Recompute the hash chain; name the first broken entry; print the head hash to record elsewhere."""
-    conn = _conn(ctx, config, url, token_file, ca_bundle, output, as_json)
     with client(conn) as api:
         result = api.call("GET", "/audit/verify")
     emit(
@@ -724,20 +569,14 @@ def audit_verify(
 
 
 @audit_app.command("export")
+@connected
 def audit_export(
-    ctx: typer.Context,
+    conn: Connection,
     out_file: Annotated[
         Path | None, typer.Option("--out", help="Write JSON lines here (default: stdout).")
     ] = None,
-    config: ConfigOption = None,
-    url: UrlOption = None,
-    token_file: TokenFileOption = None,
-    ca_bundle: CaOption = None,
-    output: OutputOption = None,
-    as_json: JsonOption = False,
 ) -> None:
     """The whole log as JSON lines (with each entry's hashes, so it can be verified elsewhere)."""
-    conn = _conn(ctx, config, url, token_file, ca_bundle, output, as_json)
     with (
         client(conn, timeout=300) as api,
         api.translated(),

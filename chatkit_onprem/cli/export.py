@@ -15,17 +15,18 @@ from typing import Annotated, Any
 
 import typer
 
-from chatkit_onprem.cli.admin import (
+from chatkit_onprem.cli.admin import admin_app
+from chatkit_onprem.cli.client import LOCAL_ERROR, AdminClient, Connection, client, fail
+from chatkit_onprem.cli.options import (
     CaOption,
     ConfigOption,
     JsonOption,
     OutputOption,
     TokenFileOption,
     UrlOption,
-    _conn,
-    admin_app,
+    connection_for,
+    connection_options,
 )
-from chatkit_onprem.cli.client import LOCAL_ERROR, AdminClient, Connection, client, fail
 from chatkit_onprem.cli.output import emit, follow, out, pairs
 from chatkit_onprem.residency.exports import MANIFEST, SIGNATURE, verify_bundle
 
@@ -58,7 +59,7 @@ def export(
         fail("say where the bundle goes: --out DIR")
     if resume is None and not (tenant or thread):
         fail("an export needs --user U --tenant T, --tenant T or --thread ID (or --resume ID)")
-    conn = _conn(ctx, config, url, token_file, ca_bundle, output, as_json)
+    conn = connection_for(ctx, connection_options(config, url, token_file, ca_bundle, output, as_json))
     with client(conn, timeout=300) as api:
         if resume is None:
             body = {"tenant": tenant, "user": user, "thread_id": thread, "since": since, "until": until}
@@ -169,6 +170,6 @@ def export_public_key(
     ca_bundle: CaOption = None,
 ) -> None:
     """Print the key that verifies this server's export bundles (PEM): hand it to recipients."""
-    conn = _conn(ctx, config, url, token_file, ca_bundle, None, False)
+    conn = connection_for(ctx, connection_options(config, url, token_file, ca_bundle))
     with client(conn) as api:
         typer.echo(api.call_text("GET", "/exports/public-key"), nl=False)
