@@ -20,18 +20,7 @@ from typing import Annotated, Any
 import typer
 
 from chatkit_onprem.cli.client import Connection, client, fail
-from chatkit_onprem.cli.options import (
-    CaOption,
-    ConfigOption,
-    ConfirmOption,
-    JsonOption,
-    NoWaitOption,
-    OutputOption,
-    TokenFileOption,
-    UrlOption,
-    connected,
-    connection_options,
-)
+from chatkit_onprem.cli.options import ConfirmOption, JsonOption, NoWaitOption, connected, remember_options
 from chatkit_onprem.cli.output import emit, follow, job_line, out, pairs, table
 
 admin_app = typer.Typer(help="Administer a running server (through its admin API).", no_args_is_help=True)
@@ -42,18 +31,7 @@ admin_app.add_typer(api_keys_app, name="api-keys")
 admin_app.add_typer(keys_app, name="keys")
 admin_app.add_typer(jobs_app, name="jobs")
 
-@admin_app.callback()
-def admin_options(
-    ctx: typer.Context,
-    config: ConfigOption = None,
-    url: UrlOption = None,
-    token_file: TokenFileOption = None,
-    ca_bundle: CaOption = None,
-    output: OutputOption = None,
-    as_json: JsonOption = False,
-) -> None:
-    """Options given here apply to every verb (a verb's own option wins)."""
-    ctx.obj = connection_options(config, url, token_file, ca_bundle, output, as_json)
+admin_app.callback()(remember_options)  # --url and the others, given before the verb
 
 
 # --- api keys -------------------------------------------------------------------------

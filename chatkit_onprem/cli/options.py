@@ -4,7 +4,8 @@ The connection options (``--config``, ``--url``, ``--token-file``, ``--ca-bundle
 ``--output``, ``--json``) may stand before the verb (``admin --url U keys status``: the
 ``admin`` callback keeps them in the Typer context) or after it (a verb's own value wins).
 Click has no such global option, so ``@connected`` adds them to each verb's signature, which
-Typer reads, and calls the verb with the ``Connection`` they make instead.
+Typer reads, and calls the verb with the ``Connection`` they make instead; the ``admin``
+callback is ``remember_options``, with the same signature.
 """
 
 from __future__ import annotations
@@ -93,3 +94,12 @@ def connected(verb: Callable[..., R]) -> Callable[..., R]:
     with_connection.__signature__ = signature  # type: ignore[attr-defined]
     with_connection.__annotations__ = {p.name: p.annotation for p in signature.parameters.values()}
     return with_connection
+
+
+def remember_options(ctx: typer.Context, **given: Any) -> None:
+    """Options given here apply to every verb (a verb's own option wins)."""
+    ctx.obj = connection_options(**given)
+
+
+remember_options.__signature__ = inspect.Signature([_CONTEXT, *_OPTIONS])  # type: ignore[attr-defined]
+remember_options.__annotations__ = {p.name: p.annotation for p in [_CONTEXT, *_OPTIONS]}
