@@ -37,7 +37,7 @@ from chatkit_onprem.store.blob_objects import mark_deleting_sync
 from chatkit_onprem.store.chatkit_store import DuckDBStore
 from chatkit_onprem.store.data_keys import count_active_sync, destroy_sync
 from chatkit_onprem.store.database import Cursor, Database
-from chatkit_onprem.store.holds import Hold, active_holds_sync
+from chatkit_onprem.store.holds import Hold, active_holds_sync, lock_holds_sync
 from chatkit_onprem.store.purge import PurgeCounts, PurgeScope
 
 log = get_logger(__name__)
@@ -300,8 +300,10 @@ class Purger:
         )
 
         def write(cur: Cursor) -> tuple[list[tuple[str, str, str]], Progress]:
-            if honour_holds and (holds := self._holds_sync(cur, scope)):
-                raise HeldError(holds)
+            if honour_holds:
+                lock_holds_sync(cur, self.db.dialect)
+                if holds := self._holds_sync(cur, scope):
+                    raise HeldError(holds)
             destroyed = destroy_sync(cur, where[0], where[1]) if where is not None else []
             if entry is not None:
                 self.ledger.record_sync(cur, entry)  # the file first (fsync), then the table
@@ -345,6 +347,8 @@ class Purger:
             return
 
         def mark(cur: Cursor) -> set[str]:
+            if honour_holds:
+                lock_holds_sync(cur, self.db.dialect)
             held = sql.held_uploads(cur, [a[0] for a in attachments]) if honour_holds else set()
             mark_deleting_sync(cur, [a[0] for a in attachments if a[0] not in held])
             return held

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from chatkit_onprem.store.database import Cursor, Database
+from chatkit_onprem.store.database import Cursor, Database, Dialect
 
 _COLUMNS = (
     "id, tenant, user_id, thread_id, case_ref, reason, created_at, created_by, released_at, released_by"
@@ -82,6 +82,16 @@ def active_holds_sync(
     return [_hold(r) for r in rows.fetchall()]
 
 
+def lock_holds_sync(cur: Cursor, dialect: Dialect) -> None:
+    """Serialize placing a hold with deleting what holds protect, across PostgreSQL processes: an
+    advisory lock held to the end of the transaction, taken by ``HoldRows.create`` and by every
+    transaction that re-checks holds before it deletes or destroys (purges, retention). Without
+    it, a hold committed by one process while another's delete was checking could be missed
+    (READ COMMITTED has no predicate locks). One DuckDB process has one writer already."""
+    if dialect == "postgres":
+        cur.execute("SELECT pg_advisory_xact_lock(hashtext('chatkit-onprem legal holds'))")
+
+
 def held_thread_filter() -> str:
     """A SQL condition on a ``threads`` row ``t``: true when an active hold covers it."""
     return (
@@ -96,6 +106,7 @@ class HoldRows:
 
     async def create(self, hold: Hold) -> Hold:
         def write(cur: Cursor) -> Hold:
+            lock_holds_sync(cur, self.db.dialect)
             cur.execute(
                 f"INSERT INTO holds ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
                 [

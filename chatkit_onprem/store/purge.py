@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from chatkit_onprem.store.database import Cursor, Dialect
+from chatkit_onprem.store.holds import lock_holds_sync
 
 ScopeKind = Literal["user", "tenant", "thread", "older_than", "before"]
 
@@ -182,6 +183,8 @@ def delete_threads(
     active conversation is not old) or put under a hold (which always wins; counted in
     ``skipped_held_threads``). PostgreSQL locks the rows it keeps, so a request's write to one
     waits for this transaction instead of landing in between."""
+    if honour_holds:
+        lock_holds_sync(cur, dialect)
     where, args = scope.threads_where()
     lock = " FOR UPDATE OF t" if dialect == "postgres" else ""
     in_scope = [

@@ -8,7 +8,8 @@ and the hold is counted in ``skipped_held_threads``. Old uploads likewise: a hol
 after their batch was chosen used to come too late; the rows are now re-checked when they
 are marked for deletion, before the first object goes. And a purge's key destruction: a
 hold placed between the job's hold check (a read) and the destruction (a write) used to be
-ignored; the destroying transaction now checks again.
+ignored; the destroying transaction now checks again. On PostgreSQL, a hold another process
+is committing while a delete re-checks is waited for (an advisory lock both take).
 """
 
 from __future__ import annotations
@@ -200,3 +201,37 @@ def test_a_hold_placed_after_a_purge_checked_for_holds_still_stops_the_erasure(
     assert keys == [("active",)], "the held user's keys were destroyed"
     assert ledger == [(0,)], "an erasure that did not happen was recorded"
     assert not services.ledger.erased("acme", "user1")
+
+
+@pytest.mark.backends("postgres")
+def test_a_hold_being_placed_by_another_process_is_waited_for(services: Services) -> None:
+    """Another process is committing a hold on a thread while retention deletes its batch. Under
+    READ COMMITTED the delete's re-check could not see the uncommitted hold and deleted the
+    thread; now both take the holds' advisory lock, so the delete waits for the hold."""
+    import psycopg
+
+    other_process = psycopg.connect(services.settings.store.postgres.dsn.get_secret_value())
+    other_process.execute("SELECT pg_advisory_xact_lock(hashtext('chatkit-onprem legal holds'))")
+    other_process.execute(
+        "INSERT INTO holds (id, tenant, user_id, thread_id, case_ref, reason, created_at, created_by)"
+        " VALUES (%s, 'acme', NULL, %s, 'LIT-12', 'court order', now(), 'admin')",
+        [new_id("hold"), THREADS[0]],
+    )
+
+    async def retention_while_the_hold_commits() -> tuple[bool, dict[str, Any], list[str]]:
+        at = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+        job = asyncio.ensure_future(run_job_here(services, RETENTION, {"at": at}))
+        await asyncio.sleep(2)
+        waited = not job.done()
+        other_process.commit()
+        result = await job
+        left = await services.db.read(lambda cur: cur.execute("SELECT id FROM threads").fetchall())
+        return waited, result, [str(r[0]) for r in left]
+
+    try:
+        waited, result, left = asyncio.run(retention_while_the_hold_commits())
+    finally:
+        other_process.close()
+    assert waited, "the delete did not wait for the hold being placed"
+    assert left == [THREADS[0]], "the held thread was deleted"
+    assert result["tenants"][0]["skipped_held_threads"] == 1, result
