@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -268,6 +269,8 @@ class Services:
         cancelled = await self._drain
         if self._ledger_merge is not None:
             self._ledger_merge.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ledger_merge
         await self.retention.stop()
         await self.exporter.stop()
         if self.thread_leases is not None:

@@ -9,6 +9,7 @@ from chatkit_onprem.blobs.base import (
     BlobTooLargeError,
     BlobUnavailableError,
     object_key,
+    one_chunk,
 )
 from chatkit_onprem.blobs.local import LocalBlobBackend
 from chatkit_onprem.config import Settings
@@ -21,6 +22,7 @@ __all__ = [
     "LocalBlobBackend",
     "blob_backend",
     "object_key",
+    "one_chunk",
 ]
 
 

@@ -69,6 +69,11 @@ class BlobBackend(Protocol):
         ...
 
 
+async def one_chunk(data: bytes) -> AsyncIterator[bytes]:
+    """``data`` as the chunk stream ``BlobBackend.put`` takes (a body already in memory)."""
+    yield data
+
+
 def object_key(context: RequestContext, attachment_id: str) -> str:
     """``t/<tenant>/u/<user>/<attachment id>``, with tenant and user hashed.
 

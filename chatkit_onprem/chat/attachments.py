@@ -43,6 +43,7 @@ from chatkit_onprem.blobs import (
     BlobTooLargeError,
     BlobUnavailableError,
     object_key,
+    one_chunk,
 )
 from chatkit_onprem.chat.content import (
     IMAGE_TYPES,
@@ -279,7 +280,7 @@ class OnPremAttachmentStore(AttachmentStore[RequestContext]):
                 raise ApiError(415, "invalid_image", str(exc)) from None
             sealed = await self.cipher.seal(context.tenant, context.user, record.id, "preview", preview)
             stored.append(key + ".preview")
-            await self.blobs.put(key + ".preview", _once(sealed), max_bytes=len(sealed))
+            await self.blobs.put(key + ".preview", one_chunk(sealed), max_bytes=len(sealed))
         preview_url = None
         if preview is not None and self.settings.previews.mode == "data_url":
             preview_url = "data:image/webp;base64," + base64.b64encode(preview).decode()
@@ -436,13 +437,11 @@ class OnPremAttachmentStore(AttachmentStore[RequestContext]):
                 sealed += encryptor.finalize()
             finally:
                 opener.close()
-            await self.blobs.put(key, _once(bytes(sealed)), max_bytes=len(sealed))
+            await self.blobs.put(key, one_chunk(bytes(sealed)), max_bytes=len(sealed))
             await self.blobs.prune_versions(key)
             key_ref = encryptor.key_ref
         if key_ref is not None and not await record(key_ref):
-            key = object_key(context, attachment_id)
-            await self.blobs.delete(key)
-            await self.blobs.delete(key + ".preview")
+            await self._remove_objects(attachment_id, context)
             return None
         return key_ref
 
@@ -451,6 +450,9 @@ class OnPremAttachmentStore(AttachmentStore[RequestContext]):
         """Every version of the object and its preview; the row is marked ``deleting`` first, so a
         key job rewriting the object meanwhile removes what it wrote (``store.blob_objects``)."""
         await self.objects.mark_deleting([attachment_id], context)
+        await self._remove_objects(attachment_id, context)
+
+    async def _remove_objects(self, attachment_id: str, context: RequestContext) -> None:
         key = object_key(context, attachment_id)
         await self.blobs.delete(key)
         await self.blobs.delete(key + ".preview")
@@ -538,7 +540,3 @@ class OnPremAttachmentStore(AttachmentStore[RequestContext]):
 
 def _all_chunks(opener: Any) -> list[bytes]:
     return list(opener.chunks())
-
-
-async def _once(data: bytes) -> AsyncIterator[bytes]:
-    yield data

@@ -18,13 +18,12 @@ import asyncio
 import json
 import os
 import threading
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from chatkit_onprem.blobs.base import BlobBackend, BlobNotFoundError
+from chatkit_onprem.blobs.base import BlobBackend, BlobNotFoundError, one_chunk
 from chatkit_onprem.logging import get_logger
 from chatkit_onprem.store.database import Cursor
 from chatkit_onprem.store.ledger import Erasure, LedgerRows
@@ -94,23 +93,27 @@ class ErasureLedger:
     async def merge_object_copy(self) -> list[Erasure]:
         """Merge the object store's copy (async, at start-up, once the store is up); return the
         erasures neither the database nor the file had (those this process inserted into the
-        table), which the caller re-applies. Entries
-        the copy lacks (an erasure made while it was unreachable) are written to it.
+        table), which the caller re-applies. Entries the copy lacks (an erasure made while it
+        was unreachable) are written to it. Only the objects of unknown erasures are read: the
+        key names the erasure.
 
         Raises ``BlobUnavailableError`` while the store is unreachable: the caller retries."""
-        copied: dict[str, Erasure] = {}
-        for key in await self.objects.keys(OBJECT_PREFIX):
+        listed = {
+            key.removeprefix(OBJECT_PREFIX).removesuffix(".json"): key
+            for key in await self.objects.keys(OBJECT_PREFIX)
+        }
+        missing_here: list[Erasure] = []
+        for erasure_id, key in listed.items():
+            if erasure_id in self.entries:
+                continue
             try:
                 body = b"".join([chunk async for chunk in self.objects.get(key)])
-                entry = _entry(json.loads(body))
+                missing_here.append(_entry(json.loads(body)))
             except BlobNotFoundError:
                 continue  # removed between the listing and the read
             except (ValueError, KeyError, TypeError):
                 log.error("erasure ledger: unreadable object skipped", key=key)
-                continue
-            copied[entry.id] = entry
-        missing_here = [e for i, e in copied.items() if i not in self.entries]
-        for entry in [e for i, e in self.entries.items() if i not in copied]:
+        for entry in [e for i, e in self.entries.items() if i not in listed]:
             await self.publish(entry)
         if missing_here:
             log.warning(
@@ -136,11 +139,7 @@ class ErasureLedger:
         erasure that did not happen, refused by a hold, would be re-applied at the next start).
         Idempotent; ``merge_object_copy`` writes whatever a crash or an outage left out."""
         body = json.dumps(entry.as_json(), sort_keys=True).encode()
-
-        async def chunks() -> AsyncIterator[bytes]:
-            yield body
-
-        await self.objects.put(f"{OBJECT_PREFIX}{entry.id}.json", chunks(), max_bytes=_ENTRY_BYTES)
+        await self.objects.put(_object_key(entry.id), one_chunk(body), max_bytes=_ENTRY_BYTES)
 
     def record_sync(self, cur: Cursor, entry: Erasure) -> None:
         """On the writer thread, in the transaction that destroys the keys: file first (fsync)."""
@@ -171,6 +170,10 @@ class ErasureLedger:
                 out.write(json.dumps(entry.as_json(), sort_keys=True) + "\n")
                 out.flush()
                 os.fsync(out.fileno())
+
+
+def _object_key(erasure_id: str) -> str:
+    return f"{OBJECT_PREFIX}{erasure_id}.json"
 
 
 def _entry(data: dict[str, Any]) -> Erasure:

@@ -347,9 +347,10 @@ class Purger:
             return
 
         def mark(cur: Cursor) -> set[str]:
+            held: set[str] = set()
             if honour_holds:
                 lock_holds_sync(cur, self.db.dialect)
-            held = sql.held_uploads(cur, [a[0] for a in attachments]) if honour_holds else set()
+                held = sql.held_uploads(cur, [a[0] for a in attachments])
             mark_deleting_sync(cur, [a[0] for a in attachments if a[0] not in held])
             return held
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from chatkit_onprem.context import RequestContext
@@ -135,14 +136,7 @@ class BlobObjects:
         if not attachment_ids:
             return
 
-        def write(cur: Cursor) -> None:
-            cur.execute(
-                "UPDATE blob_objects SET state = 'deleting' WHERE attachment_id = ANY(CAST(? AS VARCHAR[]))"
-                " AND tenant = ? AND user_id = ?",
-                [attachment_ids, context.tenant, context.user],
-            )
-
-        await self.db.write(write)
+        await self.db.write(partial(mark_deleting_sync, attachment_ids=attachment_ids, owner=context))
 
     async def forget(self, attachment_ids: list[str], context: RequestContext) -> None:
         if not attachment_ids:
@@ -210,9 +204,14 @@ def set_key_ref_sync(cur: Cursor, attachment_id: str, key_ref: str) -> bool:
     return row is not None
 
 
-def mark_deleting_sync(cur: Cursor, attachment_ids: list[str]) -> None:
-    """``BlobObjects.mark_deleting`` for admin jobs (purges, retention), which act on any owner."""
-    cur.execute(
-        "UPDATE blob_objects SET state = 'deleting' WHERE attachment_id = ANY(CAST(? AS VARCHAR[]))",
-        [attachment_ids],
-    )
+def mark_deleting_sync(
+    cur: Cursor, attachment_ids: list[str], owner: RequestContext | None = None
+) -> None:
+    """``BlobObjects.mark_deleting`` in the caller's transaction; admin jobs (purges, retention),
+    which act on any owner, pass no ``owner``."""
+    where = "attachment_id = ANY(CAST(? AS VARCHAR[]))"
+    args: list[Any] = [attachment_ids]
+    if owner is not None:
+        where += " AND tenant = ? AND user_id = ?"
+        args += [owner.tenant, owner.user]
+    cur.execute(f"UPDATE blob_objects SET state = 'deleting' WHERE {where}", args)

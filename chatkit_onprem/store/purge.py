@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from chatkit_onprem.store.database import Cursor, Dialect
-from chatkit_onprem.store.holds import lock_holds_sync
+from chatkit_onprem.store.holds import held_thread_filter, lock_holds_sync
 
 ScopeKind = Literal["user", "tenant", "thread", "older_than", "before"]
 
@@ -102,8 +102,6 @@ class PurgeCounts:
 
 
 def _held(exclude_held: bool) -> str:
-    from chatkit_onprem.store.holds import held_thread_filter
-
     return f" AND NOT {held_thread_filter()}" if exclude_held else ""
 
 
@@ -126,8 +124,6 @@ def preview(cur: Cursor, scope: PurgeScope, *, exclude_held: bool = False) -> tu
     row = cur.execute(f"SELECT count(*) FROM feedback WHERE thread_id IN ({selected})", args).fetchone()
     counts.feedback = int(row[0])  # type: ignore[index]
     if exclude_held:
-        from chatkit_onprem.store.holds import held_thread_filter
-
         row = cur.execute(
             f"SELECT count(*) FROM threads t WHERE {where} AND {held_thread_filter()}", args
         ).fetchone()
@@ -291,7 +287,6 @@ def delete_stray_items(cur: Cursor, *, before_month: str, tenant: str | None) ->
 
 def held_threads(cur: Cursor, scope: PurgeScope, limit: int = 50) -> list[str]:
     """Ids of threads in scope that an active hold covers."""
-    from chatkit_onprem.store.holds import held_thread_filter
 
     where, args = scope.threads_where()
     rows = cur.execute(
@@ -333,8 +328,6 @@ def tenants_with_data(cur: Cursor) -> list[str]:
 def _upload_held() -> str:
     """A SQL condition on an ``attachments`` row ``a``: true when an active hold covers it (its
     thread's, or its owner's or tenant's)."""
-    from chatkit_onprem.store.holds import held_thread_filter
-
     return (
         "(EXISTS (SELECT 1 FROM threads t WHERE t.id = a.thread_id AND "
         + held_thread_filter()

@@ -166,12 +166,11 @@ def _write_back_postgres(cur: Cursor, table: EncryptedTable, updates: list[Resea
     keys = _KEY[table]
     width = len(keys) + 4  # the key, the new payload, month and key id, the digest read
     values = ", ".join(["(" + ", ".join(["?"] * width) + ")"] * len(updates))
-    match = " AND ".join(f"{table}.{k} = v.{k}" for k in keys)
-    as_read = f"md5({table}.payload) = v.d"
+    match = " AND ".join(f"t.{k} = v.{k}" for k in keys)
     rows = cur.execute(
-        f"UPDATE {table} SET payload = v.p, key_month = v.m, key_id = v.k::bigint"
+        f"UPDATE {table} AS t SET payload = v.p, key_month = v.m, key_id = v.k::bigint"
         f" FROM (VALUES {values}) AS v({', '.join(keys)}, p, m, k, d)"
-        f" WHERE {match} AND {as_read} RETURNING 1",
+        f" WHERE {match} AND {_DIGEST['postgres']} = v.d RETURNING 1",
         [
             value
             for row, payload, month, key_id in updates
