@@ -54,6 +54,15 @@ STORE_WRITES = Counter(
     "Writes committed (each acknowledged only after its transaction committed).",
     registry=REGISTRY,
 )
+STORE_WRITE_SECONDS = Histogram(
+    "chatkit_store_write_seconds",
+    "Time from a write being queued for the single writer to its commit: what a turn's commit waits "
+    "behind (other writes, a background job's batch, an engine checkpoint) plus its own transaction. "
+    "writer: write (requests, and jobs on DuckDB) or write-background (admin jobs on PostgreSQL).",
+    ["writer"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+    registry=REGISTRY,
+)
 DEPENDENCY_UP = Gauge(
     "chatkit_dependency_up",
     "1 while a readiness check passes, else 0; check: store (required), blobs, upstream.<name>, idp "

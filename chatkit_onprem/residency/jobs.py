@@ -102,7 +102,7 @@ class JobContext:
             )
             return value, step, still_ours
 
-        value, step, still_ours = await self._rows.db.write(write)
+        value, step, still_ours = await self._rows.db.write_background(write)
         self.done += step.add
         if step.cursor is not _UNSET:
             self.cursor = step.cursor

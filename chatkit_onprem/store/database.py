@@ -26,9 +26,10 @@ import errno
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeVar
 
 from chatkit.errors import CustomStreamError
@@ -95,9 +96,20 @@ class _Write:
     future: Future[Any]
     group: GroupHandler | None = None
     request: Any = None
+    queued_at: float = field(default_factory=time.monotonic)
 
 
 _STOP = object()
+
+
+@dataclass(slots=True)
+class _Lane:
+    """A writer: its thread, its queue of writes, its connection."""
+
+    name: str
+    writes: queue.SimpleQueue[_Write | object] = field(default_factory=queue.SimpleQueue)
+    cursor: Cursor | None = None
+    thread: threading.Thread | None = None
 
 
 class _Gate:
@@ -135,17 +147,27 @@ class _Gate:
 class Database:
     """Readers on threads, one writer thread with group commit; the engine adds connections.
 
+    An engine whose transactions may commit concurrently (``concurrent_writers``: PostgreSQL)
+    also gets a **background writer** for admin jobs (``write_background``): a batch of a key
+    rotation or purge then never holds the writer that every turn's commit queues behind. It
+    is what another worker process of a multi-worker deployment is to this one, so the jobs'
+    transactions already guard against it (digests, row locks, the holds lock). DuckDB has
+    one writer: ``write_background`` is ``write`` there.
+
     Subclasses provide ``_new_cursor`` (one per thread), ``_classify`` (an engine error as
     the caller should see it), ``_close_engine`` and, where the engine has it, compaction.
     """
 
     dialect: Dialect
+    concurrent_writers = False
 
     def __init__(self, *, reader_threads: int = 4, write_batch_max: int = 256, name: str = "db") -> None:
         self._write_batch_max = write_batch_max
         self._gate = _Gate()
         self._generation = 0
-        self._writes: queue.SimpleQueue[_Write | object] = queue.SimpleQueue()
+        self._main = _Lane("write")
+        self._background: _Lane | None = None
+        self._lane_lock = threading.Lock()
         self._local = threading.local()
         self._cursor_lock = threading.Lock()
         self._cursors: list[Any] = []
@@ -153,13 +175,16 @@ class Database:
         self._closed = False
         self._name = name
         self.commits = 0  # transactions committed (for metrics and benchmarks)
-        self._writer_cursor: Cursor | None = None
-        self._writer: threading.Thread | None = None
 
     def _start_writer(self) -> None:
-        self._writer_cursor = self._new_cursor()
-        self._writer = threading.Thread(target=self._write_loop, name=f"{self._name}-write", daemon=True)
-        self._writer.start()
+        self._start_lane(self._main)
+
+    def _start_lane(self, lane: _Lane) -> None:
+        lane.cursor = self._new_cursor()
+        lane.thread = threading.Thread(
+            target=self._write_loop, args=(lane,), name=f"{self._name}-{lane.name}", daemon=True
+        )
+        lane.thread.start()
 
     # --- engine hooks ----------------------------------------------------
     def _new_cursor(self) -> Cursor:
@@ -228,8 +253,23 @@ class Database:
         if self._closed:
             raise DatabaseClosedError("database is closed")
         future: Future[T] = Future()
-        self._writes.put(_Write(fn, future))
+        self._main.writes.put(_Write(fn, future))
         return future
+
+    async def write_background(self, fn: Callable[[Cursor], T]) -> T:
+        """``write`` for admin jobs: on the background writer where the engine has one."""
+        if not self.concurrent_writers:
+            return await asyncio.wrap_future(self.submit(fn))
+        if self._closed:
+            raise DatabaseClosedError("database is closed")
+        with self._lane_lock:
+            if self._background is None:
+                lane = _Lane("write-background")
+                self._start_lane(lane)
+                self._background = lane
+        future: Future[T] = Future()
+        self._background.writes.put(_Write(fn, future))
+        return await asyncio.wrap_future(future)
 
     async def write_grouped(self, handler: GroupHandler, request: Any) -> Any:
         """Queue ``request`` for ``handler``, which runs consecutive queued requests together.
@@ -241,7 +281,7 @@ class Database:
         if self._closed:
             raise DatabaseClosedError("database is closed")
         future: Future[Any] = Future()
-        self._writes.put(_Write(None, future, handler, request))
+        self._main.writes.put(_Write(None, future, handler, request))
         return await asyncio.wrap_future(future)
 
     def write_sync(self, fn: Callable[[Cursor], T]) -> T:
@@ -254,7 +294,7 @@ class Database:
         Runs on the writer thread with no other write in between. Returns the bytes saved.
         """
         future: Future[int] = Future()
-        self._writes.put(_Write(self._compact_on_writer, future))
+        self._main.writes.put(_Write(self._compact_on_writer, future))
         return await asyncio.wrap_future(future)
 
     def close(self) -> None:
@@ -262,24 +302,28 @@ class Database:
         if self._closed:
             return
         self._closed = True
-        self._writes.put(_STOP)
-        if self._writer is not None:
-            self._writer.join()
+        with self._lane_lock:
+            lanes = [lane for lane in (self._main, self._background) if lane is not None]
+        for lane in lanes:
+            lane.writes.put(_STOP)
+        for lane in lanes:
+            if lane.thread is not None:
+                lane.thread.join()
         self._readers.shutdown(wait=True)
         self._close_engine()
         log.info("database closed", engine=self.dialect, commits=self.commits)
 
     # --- writer thread -------------------------------------------------
-    def _write_loop(self) -> None:
+    def _write_loop(self, lane: _Lane) -> None:
         stopping = False
         while not stopping:
-            first = self._writes.get()
+            first = lane.writes.get()
             if first is _STOP:
                 break
             batch: list[_Write] = [first]  # type: ignore[list-item]
             while len(batch) < self._write_batch_max:
                 try:
-                    nxt = self._writes.get_nowait()
+                    nxt = lane.writes.get_nowait()
                 except queue.Empty:
                     break
                 if nxt is _STOP:
@@ -287,13 +331,14 @@ class Database:
                     break
                 batch.append(nxt)  # type: ignore[arg-type]
             if batch[0].fn == self._compact_on_writer:
-                self._run_exclusive(batch[0])
+                self._run_exclusive(lane, batch[0])
                 batch = batch[1:]
             if batch:
-                assert self._writer_cursor is not None
-                self._commit_batch(self._writer_cursor, batch)
+                self._commit_batch(lane, batch)
 
-    def _commit_batch(self, cursor: Cursor, batch: list[_Write]) -> None:
+    def _commit_batch(self, lane: _Lane, batch: list[_Write]) -> None:
+        assert lane.cursor is not None
+        cursor = lane.cursor
         outcomes: list[Any] = []
         try:
             cursor.execute("BEGIN TRANSACTION")
@@ -314,28 +359,32 @@ class Database:
             self.commits += 1
             metrics.STORE_COMMITS.inc()
             metrics.STORE_WRITES.inc(len(batch))
+            committed = time.monotonic()
+            waited = metrics.STORE_WRITE_SECONDS.labels(writer=lane.name)
+            for write in batch:
+                waited.observe(committed - write.queued_at)
         except Exception as exc:
             _rollback(cursor)
             if self._broken(exc):
-                self._reconnect_writer()
-                cursor = self._writer_cursor  # type: ignore[assignment]
+                self._reconnect(lane)
+                cursor = lane.cursor  # type: ignore[assignment]
             for write in batch:  # isolate the failing write(s)
-                self._run_alone(cursor, write)
+                self._run_alone(lane, cursor, write)
             return
         for write, outcome in zip(batch, outcomes, strict=True):
             _settle(write.future, outcome)
 
-    def _run_exclusive(self, write: _Write) -> None:
+    def _run_exclusive(self, lane: _Lane, write: _Write) -> None:
         """Work that must run outside any transaction, with no other write queued in between."""
-        assert write.fn is not None and self._writer_cursor is not None
+        assert write.fn is not None and lane.cursor is not None
         try:
-            outcome = write.fn(self._writer_cursor)
+            outcome = write.fn(lane.cursor)
         except Exception as exc:
             _resolve(write.future, error=exc)
             return
         _resolve(write.future, result=outcome)
 
-    def _run_alone(self, cursor: Cursor, write: _Write) -> None:
+    def _run_alone(self, lane: _Lane, cursor: Cursor, write: _Write) -> None:
         try:
             cursor.execute("BEGIN TRANSACTION")
             if write.group is not None:
@@ -349,16 +398,17 @@ class Database:
             self.commits += 1
             metrics.STORE_COMMITS.inc()
             metrics.STORE_WRITES.inc()
+            metrics.STORE_WRITE_SECONDS.labels(writer=lane.name).observe(time.monotonic() - write.queued_at)
         except Exception as exc:
             _rollback(cursor)
             _resolve(write.future, error=self._classify(exc))
             return
         _resolve(write.future, result=outcome)
 
-    def _reconnect_writer(self) -> None:
-        """The writer's connection was lost (a database restart): open a new one."""
+    def _reconnect(self, lane: _Lane) -> None:
+        """A writer's connection was lost (a database restart): open a new one."""
         try:
-            self._writer_cursor = self._new_cursor()
+            lane.cursor = self._new_cursor()
         except Exception as exc:
             log.error("database writer could not reconnect", error=str(exc)[:300])
 

@@ -146,7 +146,7 @@ class DuckDBDatabase(Database):
             fresh.unlink(missing_ok=True)
             self._conn = self._connect()
             self._generation += 1
-            self._writer_cursor = self._new_cursor()
+            self._main.cursor = self._new_cursor()
             self._gate.open()
         after = self.path.stat().st_size
         log.info("database compacted", path=str(self.path), bytes_before=before, bytes_after=after)

@@ -87,6 +87,7 @@ def trusted_dsn(dsn: str, ca_bundle: Path | None) -> tuple[str, Path | None]:
 
 class PostgresDatabase(Database):
     dialect = "postgres"
+    concurrent_writers = True
 
     def __init__(
         self,

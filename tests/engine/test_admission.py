@@ -88,6 +88,8 @@ def test_a_burst_past_the_limit_is_shed_at_once_and_the_rest_finish(
     assert _metric(metrics, "chatkit_streams_shed_total") == len(shed)
     assert _metric(metrics, "chatkit_streams_admitted_total") == len(served)
     assert _metric(metrics, "chatkit_streams_active") == 0
+    # Each served turn's writes were timed from queue to commit (at least its user message).
+    assert _metric(metrics, 'chatkit_store_write_seconds_count{writer="write"}') >= len(served)
     assert "chatkit_upstream_failures_total{" not in metrics, "no upstream call failed or timed out"
     assert 'chatkit_http_requests_total{method="POST",route="/chatkit",status="503"}' in metrics
     # Shed at once: the server answered each 503 without waiting for a slot.

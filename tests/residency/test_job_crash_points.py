@@ -72,7 +72,7 @@ async def _run_with_crashes(services: Services, kind: str, params: dict[str, Any
     rows, db = services.job_rows, services.db
     handler = services.jobs.handlers[kind]
     job = await services.jobs.submit(kind, params, "test")
-    real_write = db.write
+    real_write, real_background = db.write, db.write_background
     last_start: tuple[Any, ...] | None = None
     depth = 1
     for life in range(1, 400):
@@ -84,15 +84,20 @@ async def _run_with_crashes(services: Services, kind: str, params: dict[str, Any
         last_start = start
         writes = 0
 
-        async def crashing_write(fn: Callable[[Any], Any], depth: int = depth) -> Any:
-            nonlocal writes
-            value = await real_write(fn)  # committed
-            writes += 1
-            if writes == depth:
-                raise Crash
-            return value
+        def crashing(real: Callable[..., Any], depth: int = depth) -> Callable[..., Any]:
+            async def write(fn: Callable[[Any], Any]) -> Any:
+                nonlocal writes
+                value = await real(fn)  # committed
+                writes += 1
+                if writes == depth:
+                    raise Crash
+                return value
 
-        db.write = crashing_write  # type: ignore[method-assign]
+            return write
+
+        # Both writers count: a job's batches go to the background writer where there is one.
+        db.write = crashing(real_write)  # type: ignore[method-assign]
+        db.write_background = crashing(real_background)  # type: ignore[method-assign]
         try:
             result = await handler(JobContext(record, rows, owner, 0.0))
         except Crash:
@@ -101,7 +106,7 @@ async def _run_with_crashes(services: Services, kind: str, params: dict[str, Any
             services.store.owners = ThreadOwners()
             continue
         finally:
-            del db.write
+            del db.write, db.write_background
         await rows.finish(job.id, owner, "done", result=result)
         finished = await rows.get(job.id)
         assert finished is not None
@@ -209,21 +214,25 @@ def test_a_cancel_during_a_dek_rotation_still_installs_the_keys_it_stored(
         job = await seeded.jobs.submit(ROTATE_DEK, {}, "test")
         record = await rows.claim("p", 30.0, [ROTATE_DEK])
         assert record is not None
-        real_write, writes = db.write, 0
+        writes = 0
 
-        async def cancel_before_the_first_page(fn: Callable[[Any], Any]) -> Any:
-            nonlocal writes
-            writes += 1
-            if writes == 2:  # after the total's report: the cancel lands while page 1 is built
-                await rows.request_cancel(job.id)
-            return await real_write(fn)
+        def cancel_before_the_first_page(real: Callable[..., Any]) -> Callable[..., Any]:
+            async def write(fn: Callable[[Any], Any]) -> Any:
+                nonlocal writes
+                writes += 1
+                if writes == 2:  # after the total's report: the cancel lands while page 1 is built
+                    await rows.request_cancel(job.id)
+                return await real(fn)
 
-        db.write = cancel_before_the_first_page  # type: ignore[method-assign]
+            return write
+
+        db.write = cancel_before_the_first_page(db.write)  # type: ignore[method-assign]
+        db.write_background = cancel_before_the_first_page(db.write_background)  # type: ignore[method-assign]
         try:
             with pytest.raises(JobCancelledError):
                 await seeded.jobs.handlers[ROTATE_DEK](JobContext(record, rows, "p", 30.0))
         finally:
-            del db.write
+            del db.write, db.write_background
         stored = await seeded.data_keys.rows.get("acme", "user0", datetime.now(UTC).strftime("%Y-%m"))
         assert stored is not None and stored.generation > 1, "page 1 (user0) was rotated and committed"
         cached = await seeded.data_keys.for_write("acme", "user0")
