@@ -76,7 +76,8 @@ def create_app(settings: Settings) -> Litestar:
         await services.authenticator.start()  # first JWKS fetch; failure is logged, not fatal
         await services.attachments.start()  # bucket check/creation (a down store only warns), orphan sweep
         services.dependencies.start()  # optional dependencies for /readyz and metrics, in the background
-        await services.start_background()  # admin jobs: resume, re-apply erasures, migrate plaintext
+        # Admin jobs: resume, re-apply erasures, migrate plaintext (or only queue them, for a jobs process).
+        await services.start_background(run_jobs=settings.server.run_jobs)
         if not chain_shutdown_signals(asyncio.get_running_loop(), services.begin_shutdown):
             log.warning("could not hook shutdown signals; streams will not be drained on SIGTERM")
         freeze_startup_heap()

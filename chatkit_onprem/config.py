@@ -132,6 +132,12 @@ class ServerSettings(StrictModel):
         description="Granian worker processes. Must be 1 with store.backend duckdb (one process owns "
         "the file); with postgres, about one per core.",
     )
+    run_jobs: bool = Field(
+        True,
+        description="Run admin jobs (key rotation, exports, purges, retention) in this server's processes. "
+        "false (store.backend postgres only): serve requests only, and run `chatkit-onprem jobs` on the "
+        "same database, so no job shares a process (its GIL, its writer) with streams.",
+    )
     cors_origins: list[str] = Field(default_factory=list)
     web_client: bool = Field(
         True,
@@ -810,6 +816,11 @@ class Settings(BaseSettings):
             raise ValueError(
                 "server.workers: must be 1 with store.backend 'duckdb' (one process owns the file); "
                 "use store.backend 'postgres' for more workers"
+            )
+        if self.store.backend == "duckdb" and not self.server.run_jobs:
+            raise ValueError(
+                "server.run_jobs: must be true with store.backend 'duckdb' (the server's process owns the "
+                "file, so no other process can run its jobs)"
             )
         return self
 

@@ -210,9 +210,10 @@ class Services:
             retention=retention,
         )
 
-    async def start_background(self) -> None:
+    async def start_background(self, *, run_jobs: bool) -> None:
         """Jobs: resume what a previous process left, re-apply erasures a restored backup undid,
-        encrypt what an earlier release wrote in plaintext."""
+        encrypt what an earlier release wrote in plaintext. ``run_jobs`` False (a server whose
+        jobs a ``chatkit-onprem jobs`` process runs): queue them, do not run them."""
         try:
             self.ledger.reapply += await self.ledger.merge_object_copy()
         except BlobUnavailableError as exc:
@@ -227,7 +228,8 @@ class Services:
             plaintext_left_sync
         ):
             await self.jobs.submit(ENCRYPT_PLAINTEXT, {}, "start-up")
-        self.jobs.start()
+        if run_jobs:
+            self.jobs.start()
         self.retention.start(self.jobs, self.job_rows)
         self.exporter.start(self.job_rows)
 

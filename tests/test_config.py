@@ -134,3 +134,29 @@ def test_the_server_refuses_to_start_with_an_unsafe_production_config(tmp_path: 
     server = ServerProcess(tmp_path, {"mode": "production"})
     with pytest.raises(RuntimeError, match=r"invalid configuration(.|\n)*development"):
         server.start(timeout=20)
+
+
+def test_a_server_that_leaves_its_jobs_to_another_process_needs_postgres(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"server\.run_jobs: must be true with store\.backend 'duckdb'"):
+        Settings(data_dir=tmp_path, server={"run_jobs": False})
+    settings = Settings(
+        data_dir=tmp_path,
+        server={"run_jobs": False},
+        store={"backend": "postgres", "postgres": {"dsn": "postgresql://db/chatkit"}},
+    )
+    assert settings.server.run_jobs is False
+
+
+def test_the_jobs_command_refuses_duckdb(tmp_path: Path) -> None:
+    config = _write(tmp_path, {"data_dir": str(tmp_path / "data")})
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHATKIT_ONPREM_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "chatkit_onprem", "jobs", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        env={**env, "PYTHONPATH": str(ROOT)},
+        timeout=60,
+    )
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "needs store.backend 'postgres'" in result.stderr
+    assert not (tmp_path / "data").exists(), "refused before opening anything"

@@ -113,6 +113,30 @@ def serve(
     ).serve()
 
 
+@app.command()
+def jobs(config: ConfigOption = None) -> None:
+    """Run admin jobs (key rotation, exports, purges, retention) and serve nothing: beside servers
+    with ``server.run_jobs: false`` on the same PostgreSQL database, so jobs never share a process
+    with streams. Stops on SIGTERM; a running job resumes from its last batch wherever it is
+    claimed next."""
+    import asyncio
+
+    from chatkit_onprem.logging import configure_logging
+    from chatkit_onprem.residency.worker import run_jobs
+
+    settings = _load(config)
+    if settings.store.backend != "postgres":
+        err.print(
+            "[red]chatkit-onprem jobs: needs store.backend 'postgres'. With DuckDB the server's "
+            "process owns the file and runs the jobs itself.[/red]"
+        )
+        raise typer.Exit(2)
+    configure_logging(
+        level=settings.logging.level, fmt=settings.log_format, log_content=settings.logging.log_content
+    )
+    asyncio.run(run_jobs(settings))
+
+
 #: File descriptors kept for everything but client connections: upstream connections
 #: (one per running stream), the DuckDB file and WAL, blobs, logs.
 RESERVED_FILES = 1024
