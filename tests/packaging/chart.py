@@ -71,10 +71,15 @@ def secret_data(docs: dict[str, list[dict[str, Any]]]) -> dict[str, str]:
 
 
 def workload(docs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
-    """The server's Deployment or StatefulSet."""
-    kinds = [k for k in ("Deployment", "StatefulSet") if k in docs]
-    assert len(kinds) == 1, kinds
-    return one(docs, kinds[0])
+    """The server's Deployment or StatefulSet (not the jobs Deployment of jobs.dedicated)."""
+    found = [
+        manifest
+        for kind in ("Deployment", "StatefulSet")
+        for manifest in docs.get(kind, [])
+        if manifest["metadata"]["labels"]["app.kubernetes.io/component"] == "server"
+    ]
+    assert len(found) == 1, [m["metadata"]["name"] for m in found]
+    return found[0]
 
 
 def pod_spec(docs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:

@@ -70,6 +70,7 @@ def test_the_value_sets_cover_what_the_issues_ask() -> None:
         "gateway_api",
         "duckdb_statefulset",
         "postgres_dsn_secret",
+        "jobs_dedicated",
         "vault",
         "example_cloudnative-pg",
     }
@@ -517,6 +518,39 @@ def test_postgres_replicas_roll_with_a_budget_and_no_volume() -> None:
     assert one(fixed, "Deployment")["spec"]["replicas"] == 3
 
 
+def test_dedicated_jobs_pods_run_what_the_serving_pods_only_queue() -> None:
+    docs = render(VALUE_SETS["jobs_dedicated"])
+    deployments = {d["metadata"]["name"]: d for d in docs["Deployment"]}
+    assert set(deployments) == {"chat-chatkit-onprem", "chat-chatkit-onprem-jobs"}
+    jobs = deployments["chat-chatkit-onprem-jobs"]["spec"]
+    assert jobs["replicas"] == 2
+    assert jobs["selector"]["matchLabels"]["app.kubernetes.io/component"] == "jobs"
+    pod = jobs["template"]["spec"]
+    [container] = pod["containers"]
+    assert container["name"] == "jobs"
+    assert container["args"] == ["jobs", "--config", "/etc/chatkit-onprem/config.yaml"]
+    assert not {"ports", "startupProbe", "livenessProbe", "readinessProbe"} & set(container)
+    # The same configuration, secrets and database credentials as the servers.
+    server_pod = pod_spec(docs)
+    server = server_container(docs)
+    assert pod["volumes"] == server_pod["volumes"]
+    assert container["env"] == server["env"] and container["volumeMounts"] == server["volumeMounts"]
+    assert container["securityContext"] == server["securityContext"]
+    assert app_config(docs)["server"]["run_jobs"] is False
+    # Traffic, scaling and disruption budgets stay with the serving pods; egress covers both.
+    for kind in ("Service", "PodDisruptionBudget"):
+        selector = one(docs, kind)["spec"]["selector"]
+        assert selector.get("matchLabels", selector)["app.kubernetes.io/component"] == "server", kind
+    policy = one(docs, "NetworkPolicy")["spec"]["podSelector"]
+    assert policy["matchExpressions"] == [
+        {"key": "app.kubernetes.io/component", "operator": "In", "values": ["server", "jobs"]}
+    ]
+    # Off by default: no jobs Deployment, and the servers run the jobs.
+    default = render(VALUE_SETS["postgres_dsn_secret"])
+    assert [d["metadata"]["name"] for d in default["Deployment"]] == ["chat-chatkit-onprem"]
+    assert "run_jobs" not in app_config(default)["server"]
+
+
 def test_postgres_dsn_from_a_secret_you_manage() -> None:
     docs = render(VALUE_SETS["postgres_dsn_secret"])
     env = {e["name"]: e.get("value") for e in server_container(docs)["env"]}
@@ -641,6 +675,10 @@ def test_every_values_problem_is_reported_at_once() -> None:
             "secrets.vaultToken",
         ),
         (merged(PUBLIC, {"trust": {"caBundle": {"configMap": "a", "secret": "b"}}}), "not both"),
+        (
+            merged(PUBLIC, {"jobs": {"dedicated": {"enabled": True}}}),
+            "jobs.dedicated.enabled: needs config.store.backend: postgres",
+        ),
     ],
 )
 def test_unsafe_values_fail_at_install_with_the_setting_named(values: dict[str, Any], message: str) -> None:

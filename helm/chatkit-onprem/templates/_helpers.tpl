@@ -144,6 +144,7 @@ The application config file: values.config with the keys the chart owns forced
 {{- $_ := set $server "port" (int .Values.containerPorts.http) -}}
 {{- $url := include "chatkit-onprem.publicUrl" . -}}
 {{- if $url }}{{ $_ := set $server "public_url" $url }}{{ end -}}
+{{- if and .Values.jobs.dedicated.enabled (eq (include "chatkit-onprem.backend" .) "postgres") }}{{ $_ := set $server "run_jobs" false }}{{ end -}}
 {{- $_ := set $config "server" $server -}}
 {{- $_ := set $config "data_dir" "/data" -}}
 {{- if eq (include "chatkit-onprem.backend" .) "postgres" -}}
@@ -247,6 +248,9 @@ the first failing check no longer hides the others.
 {{- end -}}
 {{- if gt (int (default 1 $server.workers)) 1 -}}
 {{- $messages = append $messages "config.server.workers: must be 1 with DuckDB (one process owns the file); set config.store.backend: postgres for more" -}}
+{{- end -}}
+{{- if .Values.jobs.dedicated.enabled -}}
+{{- $messages = append $messages "jobs.dedicated.enabled: needs config.store.backend: postgres (with DuckDB the server's process owns the file and runs the jobs)" -}}
 {{- end -}}
 {{- else -}}
 {{- $db := .Values.database -}}
