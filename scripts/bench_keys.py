@@ -14,7 +14,13 @@ without the job, and the CPU encryption adds to a streamed turn.
    plain payloads: the CPU encryption adds per turn.
 
 ``--backend postgres`` runs the server on a throwaway PostgreSQL cluster (Debian's binaries,
-as the tests do) on the same machine; the CPU A/B of step 4 stays on DuckDB.
+as the tests do) on the same machine; the CPU A/B of step 4 stays on DuckDB. With
+``--jobs-process`` the server only serves (``server.run_jobs: false``) and a
+``chatkit-onprem jobs`` process on the same database runs the job.
+
+Beside TTFT the run reports the cores busy (the machine's and the server's) and how long the
+requests' writes waited for their commit (``chatkit_store_write_seconds``) in each window:
+what tells a job's cost to streams apart from a full machine.
 
 Targets (issue #10): >= 20,000 rows/s with < 10 % TTFT p99 impact; <= 0.3 ms CPU per turn.
 """
@@ -40,6 +46,7 @@ from scripts.benchlib.load import (
     machine,
     seed,
     server_config,
+    start_jobs_process,
     start_upstream,
 )
 from tests.support.server import ServerProcess
@@ -115,6 +122,12 @@ def main() -> None:
     parser.add_argument("--batch-rows", type=int, default=500)
     parser.add_argument("--duty-cycle", type=float, default=0.5)
     parser.add_argument("--backend", default="duckdb", choices=["duckdb", "postgres"])
+    parser.add_argument("--row-group-rows", type=int, default=None, help="store.row_group_rows (DuckDB)")
+    parser.add_argument(
+        "--jobs-process",
+        action="store_true",
+        help="postgres: the server only serves (server.run_jobs false); `chatkit-onprem jobs` runs the job",
+    )
     args = parser.parse_args()
     result: dict[str, object] = {
         "machine": machine(),
@@ -123,19 +136,30 @@ def main() -> None:
         "batch_rows": args.batch_rows,
         "duty_cycle": args.duty_cycle,
         "backend": args.backend,
+        "row_group_rows": args.row_group_rows,
+        "jobs_process": args.jobs_process,
     }
+    if args.jobs_process and args.backend != "postgres":
+        parser.error("--jobs-process needs --backend postgres")
     result["cpu_per_conversation_turn_ms"] = cpu_per_turn()
     upstream, url = start_upstream()
     cluster = None
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            crypto = {"rotation_batch_rows": args.batch_rows, "rotation_duty_cycle": args.duty_cycle}
+            crypto: dict[str, object] = {
+                "rotation_batch_rows": args.batch_rows,
+                "rotation_duty_cycle": args.duty_cycle,
+            }
             config = server_config(url, Path(tmp) / "data", crypto=crypto)
+            if args.row_group_rows is not None:
+                config["store"] = {"row_group_rows": args.row_group_rows}
             if args.backend == "postgres":
                 from tests.support.postgres import PostgresCluster
 
                 cluster = PostgresCluster().start()
                 config["store"] = {"backend": "postgres", "postgres": {"dsn": cluster.create_database()}}
+                if args.jobs_process:
+                    config["server"] = {"run_jobs": False}
             server = ServerProcess(Path(tmp), config)
             users, per_thread = 50, 200
             threads = max(1, args.items // (users * per_thread))
@@ -145,6 +169,7 @@ def main() -> None:
             )
             result["seed_seconds"] = round(time.perf_counter() - started, 1)
             server.start(timeout=60)
+            jobs = start_jobs_process(server) if args.jobs_process else None
             try:
                 run = job_under_load(
                     server,
@@ -166,6 +191,9 @@ def main() -> None:
                     **impact(run),
                 }
             finally:
+                if jobs is not None:
+                    jobs.terminate()
+                    jobs.wait(60)
                 server.stop()
     finally:
         upstream.kill()

@@ -42,6 +42,21 @@ while True:
 """
 
 
+def start_jobs_process(server: ServerProcess) -> subprocess.Popen[bytes]:
+    """``chatkit-onprem jobs`` on the server's configuration (PostgreSQL), logging beside it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHATKIT_ONPREM_")}
+    env["PYTHONPATH"] = str(ROOT)
+    with open(server.workdir / "jobs.log", "ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "chatkit_onprem", "jobs", "--config", str(server.config_path)],
+            cwd=server.workdir,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
 def start_upstream() -> tuple[subprocess.Popen[str], str]:
     """The fake OpenAI-compatible upstream of bench_stream: 50 ms to the first token, 40 tokens 10 ms apart."""
     proc = subprocess.Popen(
@@ -159,6 +174,88 @@ class JobUnderLoad:
     before: list[float]  # TTFTs of turns started in the baseline window
     during: list[float]  # TTFTs of turns started while the job ran
     failures: int
+    cpu_before: dict[str, float] = field(default_factory=dict)  # CpuMeter.between, baseline window
+    cpu_during: dict[str, float] = field(default_factory=dict)  # the same while the job ran
+    writes_before: dict[str, float] = field(default_factory=dict)  # write_waits, baseline window
+    writes_during: dict[str, float] = field(default_factory=dict)  # the same while the job ran
+
+
+async def store_write_buckets(client: httpx.AsyncClient) -> dict[float, float]:
+    """``chatkit_store_write_seconds`` of the requests' writer from /metrics: cumulative count
+    per upper bound."""
+    text = (await client.get("/metrics", headers={"X-Dev-Roles": "auditor"})).text
+    buckets = {}
+    for line in text.splitlines():
+        if line.startswith('chatkit_store_write_seconds_bucket{') and 'writer="write"' in line:
+            bound, value = line.split('le="')[1].split('"')[0], line.rsplit(" ", 1)[1]
+            buckets[float(bound)] = float(value)
+    return buckets
+
+
+def write_waits(first: dict[float, float], last: dict[float, float]) -> dict[str, float]:
+    """How long writes waited for their commit in a window: the share over 10, 25 and 50 ms,
+    and the p99 as the histogram's bucket bound it falls under."""
+    delta = {bound: last.get(bound, 0.0) - first.get(bound, 0.0) for bound in last}
+    total = delta.get(float("inf"), 0.0)
+    if not total:
+        return {"writes": 0}
+    p99 = next(bound for bound in sorted(delta) if delta[bound] >= 0.99 * total)
+    return {
+        "writes": total,
+        "over_10ms_percent": round((1 - delta[0.01] / total) * 100, 2),
+        "over_25ms_percent": round((1 - delta[0.025] / total) * 100, 2),
+        "over_50ms_percent": round((1 - delta[0.05] / total) * 100, 2),
+        "p99_at_most_ms": p99 * 1000,
+    }
+
+
+@dataclass(frozen=True)
+class CpuSample:
+    at: float
+    machine_busy: int  # jiffies all cores spent not idle (nor waiting on I/O)
+    machine_total: int
+    server: int  # jiffies of the server's process group (Granian and its workers)
+
+
+class CpuMeter:
+    """Where the machine's cores go: all of them, and the server's share (Linux ``/proc``).
+
+    Tells "the job is slow" apart from "the machine is full": a window in which the cores
+    are nearly all busy has no room for a background job that does not take from serving."""
+
+    def __init__(self, server_pid: int) -> None:
+        self.server_pid = server_pid
+        self.cores = os.cpu_count() or 1
+        self.tick = os.sysconf("SC_CLK_TCK")
+
+    def sample(self) -> CpuSample:
+        with open("/proc/stat") as stat:
+            fields = [int(v) for v in stat.readline().split()[1:]]
+        idle = fields[3] + fields[4]  # idle, iowait
+        return CpuSample(time.perf_counter(), sum(fields) - idle, sum(fields), self._group_jiffies())
+
+    def _group_jiffies(self) -> int:
+        total = 0
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    rest = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # gone meanwhile
+            if int(rest[2]) == self.server_pid:  # pgrp: the server was started in its own group
+                total += int(rest[11]) + int(rest[12])  # utime, stime
+        return total
+
+    def between(self, first: CpuSample, last: CpuSample) -> dict[str, float]:
+        seconds = last.at - first.at
+        total = max(1, last.machine_total - first.machine_total)
+        return {
+            "machine_cores_busy": round((last.machine_busy - first.machine_busy) / total * self.cores, 2),
+            "server_cores": round((last.server - first.server) / self.tick / seconds, 2),
+            "cores": self.cores,
+        }
 
 
 def job_under_load(
@@ -177,11 +274,16 @@ def job_under_load(
 
     async def run() -> JobUnderLoad:
         load = Streams(server.url, streams, client=client)
+        assert server.proc is not None
+        cpu = CpuMeter(server.proc.pid)
         stop = False
         running = asyncio.create_task(load.run_until(lambda: stop))
         await asyncio.sleep(3)
+        scrape = httpx.AsyncClient(base_url=server.url, timeout=30)
         t0 = time.perf_counter()
+        c0, w0 = cpu.sample(), await store_write_buckets(scrape)
         await asyncio.sleep(baseline_seconds)
+        c1, w1 = cpu.sample(), await store_write_buckets(scrape)
         async with httpx.AsyncClient(
             base_url=f"{server.url}/admin/v1", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=300
         ) as http:
@@ -196,6 +298,8 @@ def job_under_load(
             ):
                 await asyncio.sleep(0.05)
             t2 = time.perf_counter()
+            c2, w2 = cpu.sample(), await store_write_buckets(scrape)
+        await scrape.aclose()
         stop = True
         await running
         return JobUnderLoad(
@@ -203,6 +307,10 @@ def job_under_load(
             before=[ttft for start, ttft in load.samples if t0 <= start < t1],
             during=[ttft for start, ttft in load.samples if t1 <= start <= t2],
             failures=len(load.failures),
+            cpu_before=cpu.between(c0, c1),
+            cpu_during=cpu.between(c1, c2),
+            writes_before=write_waits(w0, w1),
+            writes_during=write_waits(w1, w2),
         )
 
     return asyncio.run(run())
@@ -221,6 +329,10 @@ def impact(run: JobUnderLoad) -> dict[str, Any]:
         "ttft_before": {**before, "turns": len(run.before)},
         "ttft_during": {**during, "turns": len(run.during)},
         "failures": run.failures,
+        "cpu_before": run.cpu_before,
+        "cpu_during": run.cpu_during,
+        "store_writes_before": run.writes_before,
+        "store_writes_during": run.writes_during,
         "ttft_p99_impact_percent": round((during["p99_ms"] / before["p99_ms"] - 1) * 100, 1),
     }
 
