@@ -262,14 +262,20 @@ class Database:
             return await asyncio.wrap_future(self.submit(fn))
         if self._closed:
             raise DatabaseClosedError("database is closed")
+        lane = self._background
+        if lane is None:
+            lane = await asyncio.to_thread(self._background_lane)  # it connects: off the event loop
+        future: Future[T] = Future()
+        lane.writes.put(_Write(fn, future))
+        return await asyncio.wrap_future(future)
+
+    def _background_lane(self) -> _Lane:
         with self._lane_lock:
             if self._background is None:
                 lane = _Lane("write-background")
                 self._start_lane(lane)
                 self._background = lane
-        future: Future[T] = Future()
-        self._background.writes.put(_Write(fn, future))
-        return await asyncio.wrap_future(future)
+            return self._background
 
     async def write_grouped(self, handler: GroupHandler, request: Any) -> Any:
         """Queue ``request`` for ``handler``, which runs consecutive queued requests together.
