@@ -373,9 +373,8 @@ class Database:
             _rollback(cursor)
             if self._broken(exc):
                 self._reconnect(lane)
-                cursor = lane.cursor  # type: ignore[assignment]
             for write in batch:  # isolate the failing write(s)
-                self._run_alone(lane, cursor, write)
+                self._run_alone(lane, write)
             return
         for write, outcome in zip(batch, outcomes, strict=True):
             _settle(write.future, outcome)
@@ -390,7 +389,9 @@ class Database:
             return
         _resolve(write.future, result=outcome)
 
-    def _run_alone(self, lane: _Lane, cursor: Cursor, write: _Write) -> None:
+    def _run_alone(self, lane: _Lane, write: _Write) -> None:
+        assert lane.cursor is not None
+        cursor = lane.cursor
         try:
             cursor.execute("BEGIN TRANSACTION")
             if write.group is not None:

@@ -152,7 +152,7 @@ def _write_back_duckdb(cur: Cursor, table: EncryptedTable, updates: list[Reseale
         f"CREATE TEMP TABLE IF NOT EXISTS {staging} (position BIGINT, {key_columns},"
         " digest UBIGINT, payload BLOB, key_month VARCHAR, key_id BIGINT)"
     )
-    cur.execute(f"DELETE FROM {staging}")
+    # Empty on entry: emptied below before the commit, and a rolled-back batch's rows go with it.
     appender = cur.appender(staging)  # type: ignore[attr-defined]
     appender.append_rows(
         [
